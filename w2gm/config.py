@@ -1,0 +1,90 @@
+"""Training options: one dataclass, which the CLI turns into flags with the same help."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import W2GMError
+
+
+def option(default: Any, help: str, **choices: Any) -> Any:
+    return field(default=default, metadata={"help": help, **choices})
+
+
+@dataclass
+class TrainConfig:
+    # model (paper 3.1, A.2)
+    components: int = option(2, "mixture components K per word (1 gives w2g, the unimodal model)")
+    dim: int = option(50, "dimension D of the mean vectors")
+    covariance: Literal["spherical", "diagonal"] = option(
+        "spherical", "covariance shape", choices=("spherical", "diagonal")
+    )
+    initial_variance: float = option(0.05, "initial variance of every component (A.2)")
+    separate_output: bool = option(
+        True, "learn separate output (context) distributions, as word2vec and A.2 do"
+    )
+    # objective (3.3) and sampling (A.2)
+    margin: float = option(1.0, "margin m of the max-margin loss")
+    window: int = option(10, "maximum context window; each centre word draws its size from 1..window")
+    subsample: float = option(
+        1e-5, "subsampling threshold t: a word of frequency f is kept with probability "
+        "min(1, sqrt(t/f)); 0 disables"
+    )
+    negatives: int = option(1, "negative context words per positive pair")
+    negative_power: float = option(0.75, "negatives are drawn from unigram counts to this power")
+    # corpus and vocabulary
+    min_count: int = option(5, "drop words seen fewer times (their tokens are removed from the text, as word2vec does)")
+    max_vocab: int | None = option(None, "keep at most this many most frequent words")
+    lowercase: bool = option(False, "lowercase the text before counting")
+    encoding_errors: Literal["replace", "strict"] = option(
+        "replace", "invalid UTF-8: replace with U+FFFD and report the count, or stop",
+        choices=("replace", "strict"),
+    )
+    # optimisation
+    epochs: int = option(5, "passes over the corpus")
+    lr: float = option(0.05, "initial learning rate")
+    lr_min: float = option(1e-5, "final learning rate; the rate decays linearly to it over the whole run")
+    optimizer: Literal["adagrad", "adam"] = option(
+        "adagrad", "Adagrad (paper) or lazy Adam on the rows a batch touches",
+        choices=("adagrad", "adam"),
+    )
+    batch_size: int = option(4096, "(word, context) pairs per update")
+    # execution
+    device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N")
+    threads: int = option(0, "CPU threads for PyTorch (0: all cores)")
+    seed: int = option(1, "random seed for initialisation and sampling")
+
+    def __post_init__(self) -> None:
+        positive = ("components", "dim", "window", "epochs", "batch_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise W2GMError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.negatives < 1:
+            raise W2GMError(f"--negatives must be at least 1, got {self.negatives}")
+        if self.min_count < 1:
+            raise W2GMError(f"--min-count must be at least 1, got {self.min_count}")
+        if self.max_vocab is not None and self.max_vocab < 2:
+            raise W2GMError(f"--max-vocab must be at least 2, got {self.max_vocab}")
+        if not (self.lr > 0 and 0 <= self.lr_min <= self.lr):
+            raise W2GMError(f"need 0 <= --lr-min <= --lr and --lr > 0, got lr={self.lr}, lr-min={self.lr_min}")
+        if not self.initial_variance > 0:
+            raise W2GMError(f"--initial-variance must be positive, got {self.initial_variance}")
+        if self.subsample < 0:
+            raise W2GMError(f"--subsample must be >= 0, got {self.subsample}")
+        for name in ("covariance", "optimizer", "encoding_errors"):
+            allowed = FIELDS[name].metadata["choices"]
+            if getattr(self, name) not in allowed:
+                raise W2GMError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        known = {k: v for k, v in values.items() if k in FIELDS}
+        return cls(**known)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}

@@ -1,0 +1,159 @@
+"""The trained model as users query it, in the shape of gensim's KeyedVectors.
+
+Words are Gaussian mixtures; ``"rock:1"`` names component 1 of ``rock`` (the paper's
+Table 1 notation).  Everything here reads the input (word) distributions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import measures, modelfile
+from .errors import W2GMError
+from .mixture import MixtureTable
+from .vocab import Vocabulary
+
+
+@dataclass(frozen=True)
+class Components:
+    """One word's mixture: ``means [K, D]``, ``variances [K]`` (spherical) or ``[K, D]``
+    (diagonal), ``weights [K]``."""
+
+    means: np.ndarray
+    variances: np.ndarray
+    weights: np.ndarray
+
+
+class KeyedMixtures:
+    """A trained w2gm model: vocabulary, word mixtures and the options they were trained with."""
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        input: MixtureTable,
+        output: MixtureTable | None = None,
+        config: dict[str, Any] | None = None,
+        training: dict[str, Any] | None = None,
+    ) -> None:
+        self.vocab = vocab
+        self.input = input.to("cpu")
+        self.output = output.to("cpu") if output is not None else None
+        self.config = dict(config or {})
+        self.training = dict(training or {})
+        self._unit_means: Tensor | None = None
+
+    # ----------------------------------------------------------------- files
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> KeyedMixtures:
+        c = modelfile.load(path)
+        return cls(c.vocab, c.input, c.output, c.config, c.training)
+
+    def save(self, path: str | os.PathLike) -> None:
+        contents = modelfile.ModelContents(self.vocab, self.input, self.output, self.config, self.training)
+        modelfile.save(path, contents)
+
+    # ------------------------------------------------------------ structure
+    @property
+    def components_per_word(self) -> int:
+        return self.input.components
+
+    @property
+    def dim(self) -> int:
+        return self.input.dim
+
+    @property
+    def covariance(self) -> str:
+        return self.input.covariance
+
+    def __len__(self) -> int:
+        return len(self.vocab)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.vocab
+
+    def __repr__(self) -> str:
+        return (
+            f"KeyedMixtures({len(self)} words, K={self.components_per_word}, D={self.dim}, "
+            f"{self.covariance})"
+        )
+
+    def components(self, word: str) -> Components:
+        i = self.vocab.id(word)
+        variances = self.input.variances()[i].numpy()
+        if self.covariance == "spherical":
+            variances = variances[:, 0]
+        return Components(
+            means=self.input.means[i].numpy().copy(),
+            variances=variances.copy(),
+            weights=self.input.weights()[i].numpy(),
+        )
+
+    def mixtures(self, ids: Tensor | np.ndarray | list[int]) -> measures.Mixtures:
+        """The ``(means, log_variances, log_weights)`` of the given word ids, batched."""
+        ids = torch.as_tensor(ids, dtype=torch.long)
+        return (self.input.means[ids], self.input.log_variances[ids], self.input.log_weights()[ids])
+
+    # ------------------------------------------------------------- queries
+    def similarity(self, a: str, b: str, measure: str = "max_cosine") -> float:
+        """Similarity of two words by a measure of :mod:`w2gm.measures` (max cosine by default)."""
+        score = measures.get(measure)
+        ids = [self.vocab.id(a)], [self.vocab.id(b)]
+        return float(score(self.mixtures(ids[0]), self.mixtures(ids[1]))[0])
+
+    def parse_component(self, key: str) -> tuple[int, int | None]:
+        """``"rock:1"`` -> (id of rock, 1); ``"rock"`` -> (id of rock, None).  A word that
+        itself contains ``:`` and is in the vocabulary is taken as a word."""
+        if key in self.vocab:
+            return self.vocab.index[key], None
+        word, sep, component = key.rpartition(":")
+        if sep and component.isdigit() and word in self.vocab:
+            k = int(component)
+            if k >= self.components_per_word:
+                raise W2GMError(
+                    f"component {k} of {word!r} does not exist: the model has K={self.components_per_word}"
+                )
+            return self.vocab.index[word], k
+        raise W2GMError(f"unknown word {key!r}: not in the model's vocabulary")
+
+    def unit_means(self) -> Tensor:
+        """All component means normalised to unit length, ``[V * K, D]`` (row = word * K + k)."""
+        if self._unit_means is None:
+            means = self.input.means.reshape(-1, self.dim)
+            self._unit_means = torch.nn.functional.normalize(means, dim=-1)
+        return self._unit_means
+
+    def most_similar(self, key: str, topn: int = 10) -> list[tuple[str, float]]:
+        """Nearest neighbours by cosine of the means.
+
+        ``most_similar("rock:1")`` ranks every other word's components (``"stone:0"``, ...);
+        ``most_similar("rock")`` ranks whole words by their best component pair (max cosine).
+        The query word itself is left out.
+        """
+        if topn < 1:
+            raise W2GMError(f"topn must be at least 1, got {topn}")
+        word_id, component = self.parse_component(key)
+        k = self.components_per_word
+        units = self.unit_means()
+        if component is not None:
+            scores = units @ units[word_id * k + component]
+            scores[word_id * k : (word_id + 1) * k] = -np.inf
+            best = torch.topk(scores, min(topn, scores.numel() - k))
+            return [
+                (f"{self.vocab.words[i // k]}:{i % k}", float(s))
+                for s, i in zip(best.values.tolist(), best.indices.tolist())
+            ]
+        scores = (units @ units[word_id * k : (word_id + 1) * k].T).reshape(len(self), -1).amax(-1)
+        scores[word_id] = -np.inf
+        best = torch.topk(scores, min(topn, len(self) - 1))
+        return [(self.vocab.words[i], float(s)) for s, i in zip(best.values.tolist(), best.indices.tolist())]
+
+
+def load(path: str | os.PathLike) -> KeyedMixtures:
+    """Load a model saved by ``w2gm train`` or :meth:`KeyedMixtures.save`."""
+    return KeyedMixtures.load(path)

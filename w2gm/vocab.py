@@ -1,0 +1,75 @@
+"""The vocabulary: words sorted by frequency with their counts, and the two word
+distributions sampling needs (subsampling keep probabilities and the negative table)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import W2GMError
+
+
+@dataclass
+class Vocabulary:
+    """Words in decreasing frequency order; ``counts[i]`` is how often ``words[i]`` occurs."""
+
+    words: list[str]
+    counts: np.ndarray
+    index: dict[str, int] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.asarray(self.counts, dtype=np.int64)
+        if len(self.words) != len(self.counts):
+            raise ValueError("words and counts differ in length")
+        self.index = {word: i for i, word in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def __contains__(self, word: object) -> bool:
+        return word in self.index
+
+    @property
+    def total(self) -> int:
+        """Tokens in the corpus that belong to the vocabulary."""
+        return int(self.counts.sum())
+
+    def id(self, word: str) -> int:
+        try:
+            return self.index[word]
+        except KeyError:
+            raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary") from None
+
+    @classmethod
+    def from_counts(
+        cls,
+        words: list[str],
+        counts: np.ndarray,
+        min_count: int,
+        max_vocab: int | None = None,
+    ) -> tuple[Vocabulary, np.ndarray]:
+        """Keep words seen at least ``min_count`` times (at most ``max_vocab``, most frequent
+        first; ties keep first-seen order) and return the vocabulary with the map from the
+        given word positions to new ids, -1 for dropped words."""
+        counts = np.asarray(counts, dtype=np.int64)
+        order = np.argsort(-counts, kind="stable")
+        order = order[counts[order] >= min_count]
+        if max_vocab is not None:
+            order = order[:max_vocab]
+        remap = np.full(len(words), -1, dtype=np.int64)
+        remap[order] = np.arange(len(order))
+        return cls([words[i] for i in order], counts[order]), remap
+
+    def keep_probabilities(self, threshold: float) -> np.ndarray:
+        """Subsampling (A.2): word w is discarded with probability 1 - sqrt(t / f(w)),
+        f the word's relative frequency; threshold 0 keeps everything."""
+        if threshold <= 0:
+            return np.ones(len(self), dtype=np.float64)
+        frequency = self.counts / self.total
+        return np.minimum(1.0, np.sqrt(threshold / frequency))
+
+    def negative_distribution(self, power: float) -> np.ndarray:
+        """P_n(w) proportional to U(w)^power (A.2 uses 3/4)."""
+        weights = self.counts.astype(np.float64) ** power
+        return weights / weights.sum()
