@@ -157,3 +157,22 @@ class KeyedMixtures:
 def load(path: str | os.PathLike) -> KeyedMixtures:
     """Load a model saved by ``w2gm train`` or :meth:`KeyedMixtures.save`."""
     return KeyedMixtures.load(path)
+
+    # ---------------------------------------------------------- evaluation
+    def evaluate_word_pairs(
+        self, path: str | os.PathLike, measure: str = "max_cosine", oov: str = "skip"
+    ) -> tuple[tuple[float, float], tuple[float, float], float]:
+        """Correlate a measure with the human scores of a ``word1 word2 score`` file, as
+        gensim's method does: returns ``(pearson, spearman, oov_ratio)``, each correlation a
+        ``(statistic, pvalue)`` pair and ``oov_ratio`` the percentage of pairs with an
+        unknown word, which ``oov="skip"`` leaves out and ``oov="zero"`` keeps as having no
+        similarity (see :mod:`w2gm.evaluate.pairs`)."""
+        from .evaluate.similarity import evaluate_pairs_file
+
+        return evaluate_pairs_file(self, path, measure, oov)  # type: ignore[arg-type]
+
+    def entailment_score(self, a: str, b: str, measure: str = "kl") -> float:
+        """How strongly ``a`` entails ``b`` (every a is a b).  The default is minus the
+        smallest KL(a_i || b_j): near 0 when a component of the general word ``b`` covers a
+        component of the specific word ``a``.  Any measure of :mod:`w2gm.measures` works."""
+        return self.similarity(a, b, measure=measure)

@@ -1,0 +1,152 @@
+"""Word similarity in context (paper 4.4, Table 4), on SCWS.
+
+Without context, as in the paper: MaxSim is the largest cosine between the two words'
+component means, AvgSim the cosines averaged with weights p_i q_j.
+
+With context, each word's components are weighted by how well they explain the words
+around it.  The model's own energy says how: the training energy of word w and a context
+word c is E(f_w, g_c) = sum_i p_i E(N_wi, g_c) (Eq. 2), so the share of it that flows
+through component i,
+
+    r_i(c) = p_i E(N_wi, g_c) / E(f_w, g_c),
+
+is the posterior of component i given that c occurred next to w.  Context words are
+scored with the distributions they had as contexts in training (the output mixtures,
+when the model kept them).  We average r(c) over the known words in a window around the
+target (a soft vote that one odd word cannot overturn, unlike a product of posteriors),
+and fall back to the prior weights p when no context word is known.  Then
+
+* MaxSimC = cos(mu_w,i*, mu_w',j*) for the most probable components i*, j*;
+* AvgSimC = sum_ij r_i r'_j cos(mu_w,i, mu_w',j),
+
+Huang et al.'s (2012) two contextual scores with our posteriors.  For K = 1 all four
+scores coincide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from itertools import compress
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import energy, measures
+from .datasets import ContextPair, WordInContext
+from .pairs import CHUNK, OOVPolicy, apply_oov, lookup_ids
+from .report import Row, Table
+from .similarity import correlations
+
+if TYPE_CHECKING:
+    from ..keyed import KeyedMixtures
+
+METHODS = ("MaxSim", "AvgSim", "MaxSimC", "AvgSimC")
+
+
+@dataclass(frozen=True)
+class SCWSResult:
+    pairs: int
+    used: int
+    oov: int
+    window: int
+    spearman: dict[str, float] = field(default_factory=dict)
+    pearson: dict[str, float] = field(default_factory=dict)
+
+
+def context_ids(model: KeyedMixtures, words: Sequence[WordInContext], window: int) -> np.ndarray:
+    """Ids of the ``window`` tokens each side of every word, ``[N, 2 window]``, -1 for
+    unknown tokens and for the padding of short contexts."""
+    ids = np.full((len(words), 2 * window), -1, dtype=np.int64)
+    for row, item in enumerate(words):
+        tokens, position = item.context, item.position
+        around = tokens[max(0, position - window) : position] + tokens[position + 1 : position + 1 + window]
+        ids[row, : len(around)] = lookup_ids(model.vocab, around)
+    return ids
+
+
+def component_posteriors(model: KeyedMixtures, word_ids: np.ndarray, contexts: np.ndarray) -> Tensor:
+    """r_i averaged over each row's known context words, ``[N, K]`` (see the module docstring)."""
+    table = model.output if model.output is not None else model.input
+    context_log_weights = table.log_weights()
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(word_ids), CHUNK):
+            means, log_variances, log_weights = model.mixtures(word_ids[start : start + CHUNK])
+            ids = torch.as_tensor(contexts[start : start + CHUNK])
+            safe = ids.clamp(min=0)
+            # xi[n, l, i, j]: partial energy of component i of word n and component j of its
+            # l-th context word; log E(N_wi, g_c) sums the context's components out
+            xi = energy.partial_log_energies(
+                means.unsqueeze(1), log_variances.unsqueeze(1), table.means[safe], table.log_variances[safe]
+            )
+            log_component_energy = torch.logsumexp(xi + context_log_weights[safe].unsqueeze(-2), dim=-1)
+            shares = torch.softmax(log_weights.unsqueeze(1) + log_component_energy, dim=-1)  # r_i(c)
+            mask = (ids >= 0).unsqueeze(-1).to(shares.dtype)
+            known = mask.sum(1)
+            averaged = (shares * mask).sum(1) / known.clamp(min=1)
+            rows.append(torch.where(known > 0, averaged, log_weights.exp()))
+    return torch.cat(rows) if rows else torch.empty(0, model.components_per_word)
+
+
+def scws_scores(
+    model: KeyedMixtures, items: Sequence[ContextPair], window: int
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The four scores of every in-vocabulary item, and the mask of those items."""
+    sides = [item.first for item in items], [item.second for item in items]
+    ids = [lookup_ids(model.vocab, [w.word for w in side]) for side in sides]
+    known = (ids[0] >= 0) & (ids[1] >= 0)
+    first, second = ids[0][known], ids[1][known]
+    posterior_first, posterior_second = (
+        component_posteriors(model, side_ids[known], context_ids(model, list(compress(side, known)), window))
+        for side, side_ids in zip(sides, ids, strict=True)
+    )
+    with torch.no_grad():
+        f, g = model.mixtures(first), model.mixtures(second)
+        cosines = energy.pairwise_cosine(f[0], g[0])  # [N, K, K]
+        contextual = posterior_first.unsqueeze(-1) * posterior_second.unsqueeze(-2)
+        rows = torch.arange(len(first))
+        best = cosines[rows, posterior_first.argmax(-1), posterior_second.argmax(-1)]
+        scores = {
+            "MaxSim": measures.max_cosine(f, g),
+            "AvgSim": measures.mean_cosine(f, g),
+            "MaxSimC": best,
+            "AvgSimC": (cosines * contextual).flatten(-2).sum(-1),
+        }
+    return {name: value.double().numpy() for name, value in scores.items()}, known
+
+
+def evaluate_scws(
+    model: KeyedMixtures, items: Sequence[ContextPair], window: int, oov: OOVPolicy = "skip"
+) -> SCWSResult:
+    scores, known = scws_scores(model, items, window)
+    gold = np.array([item.score for item in items])
+    spearman: dict[str, float] = {}
+    pearson: dict[str, float] = {}
+    used = 0
+    for name in METHODS:
+        values, used_mask = apply_oov(scores[name], known, oov)
+        r, rho = correlations(values, gold[used_mask])
+        pearson[name], spearman[name] = r.statistic, rho.statistic
+        used = len(values)
+    return SCWSResult(len(items), used, int((~known).sum()), window, spearman, pearson)
+
+
+def scws_table(result: SCWSResult, oov: OOVPolicy) -> Table:
+    """One row, Table 4's scores as columns, the best marked."""
+    policy = "skipped" if oov == "skip" else "kept, ranked below every scored pair"
+    table = Table(
+        title=f"Word similarity in context, SCWS (paper Table 4): Spearman rho x 100; OOV pairs {policy}",
+        label="Dataset",
+        columns=["pairs", "OOV", *METHODS],
+        best_columns=list(range(2, 2 + len(METHODS))),
+        notes=[
+            "MaxSim/AvgSim: max and p_i q_j-weighted mean cosine of the components, no context.",
+            f"MaxSimC/AvgSimC: components weighted by their share of the energy with the known words "
+            f"within {result.window} tokens each side (context words as output distributions).",
+        ],
+    )
+    table.rows.append(Row("SCWS", [result.pairs, result.oov, *(100 * result.spearman[m] for m in METHODS)]))
+    return table

@@ -1,0 +1,102 @@
+"""Word similarity (paper 4.3, Table 2): rank correlation between a measure and human scores.
+
+For each dataset and measure we report Spearman's rho (the paper's figure, x100 in the
+tables) and Pearson's r, on the pairs the OOV policy keeps, with the counts of pairs
+read, used and out of vocabulary, so a number is never shown without its coverage.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from scipy import stats
+
+from .datasets import WordPairs, read_word_pairs
+from .pairs import OOVPolicy, score_pairs
+from .report import Row, Table
+
+if TYPE_CHECKING:
+    from ..keyed import KeyedMixtures
+
+#: The similarity measures of Table 2 (mc, el, me) and the weighted mean cosine.
+DEFAULT_MEASURES = ("max_cosine", "elk", "min_euclidean", "mean_cosine")
+
+
+class Correlation(NamedTuple):
+    """A correlation coefficient and its two-sided p-value (gensim returns these as tuples)."""
+
+    statistic: float
+    pvalue: float
+
+
+@dataclass(frozen=True)
+class SimilarityResult:
+    """One dataset's correlations, per measure."""
+
+    dataset: str
+    path: str
+    pairs: int
+    used: int
+    oov: int
+    spearman: dict[str, float] = field(default_factory=dict)
+    pearson: dict[str, float] = field(default_factory=dict)
+
+
+def correlations(scores: np.ndarray, gold: np.ndarray) -> tuple[Correlation, Correlation]:
+    """(Pearson, Spearman) between model scores and gold scores; NaN where undefined
+    (fewer than two pairs, or a constant side)."""
+    if len(scores) < 2 or np.ptp(scores) == 0 or np.ptp(gold) == 0:
+        nan = Correlation(float("nan"), float("nan"))
+        return nan, nan
+    pearson = stats.pearsonr(scores, gold)
+    spearman = stats.spearmanr(scores, gold)
+    return (
+        Correlation(float(pearson.statistic), float(pearson.pvalue)),
+        Correlation(float(spearman.statistic), float(spearman.pvalue)),
+    )
+
+
+def evaluate_word_pairs(
+    model: KeyedMixtures,
+    data: WordPairs,
+    measure_names: tuple[str, ...] | list[str] = DEFAULT_MEASURES,
+    oov: OOVPolicy = "skip",
+) -> SimilarityResult:
+    """Spearman and Pearson correlations of every measure on one dataset."""
+    spearman: dict[str, float] = {}
+    pearson: dict[str, float] = {}
+    used = missing = 0
+    for measure in measure_names:
+        scores, used_mask, missing = score_pairs(model, data.first, data.second, measure, oov)
+        r, rho = correlations(scores, data.scores[used_mask])
+        pearson[measure], spearman[measure] = r.statistic, rho.statistic
+        used = len(scores)
+    return SimilarityResult(data.name, data.path, len(data), used, missing, spearman, pearson)
+
+
+def evaluate_pairs_file(
+    model: KeyedMixtures, path: str | os.PathLike, measure: str = "max_cosine", oov: OOVPolicy = "skip"
+) -> tuple[Correlation, Correlation, float]:
+    """gensim's ``evaluate_word_pairs`` shape: ``(pearson, spearman, oov_ratio)``, the two
+    correlations as ``(statistic, pvalue)`` and the OOV ratio in percent of all pairs."""
+    data = read_word_pairs(path)
+    scores, used, missing = score_pairs(model, data.first, data.second, measure, oov)
+    pearson, spearman = correlations(scores, data.scores[used])
+    return pearson, spearman, 100.0 * missing / len(data)
+
+
+def similarity_table(results: list[SimilarityResult], measure_names: list[str], oov: OOVPolicy) -> Table:
+    """Table 2's layout: datasets as rows, measures as columns, the best measure marked."""
+    policy = "skipped" if oov == "skip" else "kept, ranked below every scored pair"
+    table = Table(
+        title=f"Word similarity (paper Table 2): Spearman rho x 100; OOV pairs {policy}",
+        label="Dataset",
+        columns=["pairs", "OOV", *measure_names],
+        best_columns=list(range(2, 2 + len(measure_names))),
+    )
+    for r in results:
+        table.rows.append(Row(r.dataset, [r.pairs, r.oov, *(100 * r.spearman[m] for m in measure_names)]))
+    return table
