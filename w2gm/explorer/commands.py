@@ -1,0 +1,65 @@
+"""``w2gm serve MODEL``: the explorer on a local web server."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import socket
+
+from ..errors import W2GMError
+from ..keyed import KeyedMixtures
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"port must be in 1..65535, got {port}")
+    return port
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="explore a model in the browser",
+        description="Serve the explorer web page and its JSON API (OpenAPI docs at /docs) for MODEL.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a model file written by w2gm train")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
+    )
+    parser.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here so that other commands do not pay for loading the web stack.
+    import uvicorn
+
+    from .app import create_app
+
+    model = KeyedMixtures.load(args.model)
+    app = create_app(model)
+    try:
+        # Bound here rather than by uvicorn, which logs a failure and exits the process.
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        listener = socket.create_server((args.host, args.port), family=family)
+    except OSError as error:  # address in use, unknown host, ...
+        raise W2GMError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    if not _is_loopback(args.host):
+        # Not an error: sharing on a network is a choice, but it should never be a surprise.
+        print(f"w2gm serve: listening on {args.host}, reachable from other machines")
+    print(f"w2gm serve: {model} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
+    return 0

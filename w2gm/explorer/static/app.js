@@ -1,0 +1,388 @@
+// The explorer page: plain JavaScript and SVG, no build step.
+// Routes live in the URL hash (#/word/bank:1, #/pair/dog/animal) so that the back button,
+// reloads and shared links all work.  Text from the model is only ever set through
+// textContent and attributes, never parsed as HTML.
+"use strict";
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+// One colour per component of the looked-up word; its neighbours share it.
+const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+const view = document.getElementById("view");
+let measureNotes = {};
+
+function colour(group) {
+  return PALETTE[group % PALETTE.length];
+}
+
+// Styles go through the CSSOM: the page's Content-Security-Policy refuses style attributes.
+function build(make, tag, attributes, children) {
+  const node = make(tag);
+  for (const [name, value] of Object.entries(attributes || {})) {
+    if (name === "style") {
+      for (const [property, setting] of Object.entries(value)) {
+        node.style.setProperty(property, setting);
+      }
+    } else {
+      node.setAttribute(name, value);
+    }
+  }
+  for (const child of children) {
+    node.append(typeof child === "string" || typeof child === "number" ? String(child) : child);
+  }
+  return node;
+}
+
+function el(tag, attributes, ...children) {
+  return build((t) => document.createElement(t), tag, attributes, children);
+}
+
+function svg(tag, attributes, ...children) {
+  return build((t) => document.createElementNS(SVG_NS, t), tag, attributes, children);
+}
+
+class ApiError extends Error {
+  constructor(message, suggestions) {
+    super(message);
+    this.suggestions = suggestions || [];
+  }
+}
+
+async function api(path, params) {
+  const url = new URL(path, document.baseURI);
+  for (const [name, value] of Object.entries(params || {})) {
+    url.searchParams.set(name, value);
+  }
+  const response = await fetch(url);
+  const body = await response.json();
+  if (!response.ok) {
+    throw new ApiError(body.message || response.statusText, body.suggestions);
+  }
+  return body;
+}
+
+function wordLink(key, text) {
+  return el("a", { href: "#/word/" + encodeURIComponent(key) }, text || key);
+}
+
+function fixed(value, digits) {
+  return Number(value).toFixed(digits);
+}
+
+// ------------------------------------------------------------------ routing
+function route() {
+  const [, kind, ...parts] = location.hash.split("/");
+  const args = parts.map(decodeURIComponent);
+  if (kind === "word" && args[0]) {
+    document.getElementById("query").value = args[0];
+    show(renderWord(args[0]));
+  } else if (kind === "pair" && args.length === 2) {
+    document.getElementById("pair-a").value = args[0];
+    document.getElementById("pair-b").value = args[1];
+    show(renderPair(args[0], args[1]));
+  } else {
+    show(renderHome());
+  }
+}
+
+// Only the latest navigation may draw: a slow answer to an earlier one is dropped.
+let navigation = 0;
+async function show(rendering) {
+  const mine = ++navigation;
+  view.replaceChildren(el("p", { class: "loading" }, "Loading…"));
+  let content;
+  try {
+    content = await rendering;
+  } catch (error) {
+    content = renderError(error);
+  }
+  if (mine === navigation) {
+    view.replaceChildren(content);
+  }
+}
+
+function renderError(error) {
+  const box = el("div", { class: "panel" }, el("p", { class: "error" }, error.message));
+  if (error.suggestions && error.suggestions.length) {
+    const line = el("p", {}, "Did you mean: ");
+    error.suggestions.forEach((key, i) => {
+      line.append(i ? ", " : "", wordLink(key));
+    });
+    box.append(line);
+  }
+  return box;
+}
+
+async function renderHome() {
+  const info = await api("api/info");
+  const examples = el("p", { class: "examples" }, "Start with: ");
+  info.examples.forEach((word) => examples.append(wordLink(word)));
+  return el(
+    "div",
+    { class: "panel" },
+    el("h2", {}, "Explore the model"),
+    el("p", {}, "Search a word to see one card per mixture component: its weight, its variance " +
+      "and its nearest components, written other:j. Compare two words to see how their " +
+      "components overlap and which entails which."),
+    examples,
+  );
+}
+
+// ------------------------------------------------------------------ word view
+async function renderWord(key) {
+  const k = document.getElementById("k").value;
+  const data = await api("api/word/" + encodeURIComponent(key), { k });
+  const cards = el("section", { class: "cards", "aria-label": "components" });
+  for (const component of data.components) {
+    cards.append(renderCard(component, data.focus === component.index));
+  }
+  const heading = el(
+    "div",
+    {},
+    el("h2", {}, data.word),
+    el("p", { class: "subtitle" },
+      `${data.components.length} components · seen ${data.count.toLocaleString()} times · ` +
+      "click a neighbour to go to it"),
+  );
+  const layout = el("div", { class: "word-layout" }, cards, renderMap(data));
+  return el("div", {}, heading, layout);
+}
+
+function renderCard(component, focused) {
+  const card = el("article", {
+    class: "component-card" + (focused ? " focus" : ""),
+    "data-component": component.index,
+    style: { "--group-colour": colour(component.index) },
+  });
+  const stats = el(
+    "dl",
+    { class: "stats" },
+    el("dt", {}, "weight"),
+    el("dd", {}, fixed(component.weight, 3),
+      el("span", { class: "bar", style: { width: `${Math.round(component.weight * 100)}px` } })),
+    el("dt", {}, "variance"),
+    el("dd", {}, fixed(component.variance, 4)),
+    el("dt", {}, "std σ"),
+    el("dd", {}, fixed(component.std, 4)),
+  );
+  const list = el("ol", { class: "neighbours" });
+  for (const neighbour of component.neighbours) {
+    list.append(el("li", {}, wordLink(neighbour.key), el("span", { class: "score" }, fixed(neighbour.similarity, 3))));
+  }
+  card.append(el("h3", {}, component.key), stats, list);
+  return card;
+}
+
+// The PCA map: axes share one scale, and radii are standard deviations on that scale.
+function renderMap(data) {
+  const width = 540;
+  const height = 460;
+  // Labels sit right of their point, so the right margin is wider.
+  const [marginLeft, marginRight, marginY] = [20, 76, 24];
+  const points = data.map;
+  const lows = points.map((p) => [p.x - p.radius, p.y - p.radius]);
+  const highs = points.map((p) => [p.x + p.radius, p.y + p.radius]);
+  const minX = Math.min(...lows.map((v) => v[0]));
+  const minY = Math.min(...lows.map((v) => v[1]));
+  const spanX = Math.max(...highs.map((v) => v[0])) - minX || 1;
+  const spanY = Math.max(...highs.map((v) => v[1])) - minY || 1;
+  const scale = Math.min((width - marginLeft - marginRight) / spanX, (height - 2 * marginY) / spanY);
+  const offsetX = marginLeft + (width - marginLeft - marginRight - scale * spanX) / 2;
+  const offsetY = (height - scale * spanY) / 2;
+  const place = (p) => [offsetX + (p.x - minX) * scale, height - offsetY - (p.y - minY) * scale];
+
+  const plot = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "map of components" });
+  plot.append(svg("rect", { x: 0, y: 0, width, height, fill: "#fbfcfd", stroke: "#d8dce4" }));
+  // Neighbours first, so that the word's own components are drawn on top.
+  const ordered = [...points].sort((p, q) => Number(p.query) - Number(q.query));
+  for (const point of ordered) {
+    const [cx, cy] = place(point);
+    const stroke = colour(point.group);
+    const group = svg("a", { href: "#/word/" + encodeURIComponent(point.key), class: point.query ? "query" : "" });
+    group.append(
+      svg("title", {}, `${point.key}  σ = ${fixed(point.radius, 3)}`),
+      svg("circle", {
+        cx, cy, r: Math.max(point.radius * scale, 2),
+        fill: stroke, "fill-opacity": point.query ? 0.18 : 0.06,
+        stroke, "stroke-opacity": point.query ? 0.9 : 0.35, "stroke-width": point.query ? 2 : 1,
+      }),
+      svg("circle", { cx, cy, r: point.query ? 4 : 2.5, fill: stroke }),
+      svg("text", { x: cx + 6, y: cy - 5 }, point.key),
+    );
+    plot.append(group);
+  }
+  const legend = el("div", { class: "legend" });
+  for (const component of data.components) {
+    legend.append(el("span", { style: { "--group-colour": colour(component.index) } },
+      el("span", { class: "swatch" }), `${component.key} and its neighbours`));
+  }
+  return el(
+    "section",
+    { class: "panel map", "aria-label": "map" },
+    el("h3", {}, "Map"),
+    plot,
+    legend,
+    el("p", { class: "caption" },
+      "First two principal components of these component means. Each circle's radius is the " +
+      "component's standard deviation, on the same scale as the axes."),
+  );
+}
+
+// ------------------------------------------------------------------ pair view
+async function renderPair(a, b) {
+  const data = await api("api/pair", { a, b });
+  return el(
+    "div",
+    {},
+    el("h2", {}, `${a} vs ${b}`),
+    renderEntailment(data),
+    el(
+      "div",
+      { class: "pair-layout" },
+      el("section", { class: "panel heatmap" }, el("h3", {}, "Partial energies ξij"), renderHeatmap(data),
+        el("p", { class: "caption" },
+          "ξij = log N(0; μai − μbj, Σai + Σbj), Eq. (3): the higher, the more the two components overlap.")),
+      el("section", { class: "panel" }, el("h3", {}, "Similarity measures"), renderMeasures(data),
+        el("h3", {}, "KL divergence of components"), renderKl(data)),
+    ),
+  );
+}
+
+function renderEntailment(data) {
+  const { direction, min_kl_a_b: ab, min_kl_b_a: ba } = data.entailment;
+  const numbers = `min KL(${data.a} ‖ ${data.b}) = ${fixed(ab, 3)}, min KL(${data.b} ‖ ${data.a}) = ${fixed(ba, 3)}`;
+  const line = el("p", { class: "entailment panel", id: "entailment" });
+  if (direction === "neither") {
+    line.append("No entailment direction: ", numbers, ".");
+  } else {
+    const [specific, general] = direction === "a_entails_b" ? [data.a, data.b] : [data.b, data.a];
+    line.append(el("strong", {}, `${specific} ⊨ ${general}`),
+      `: ${specific} is the more specific word, since ${numbers} (paper 4.6).`);
+  }
+  return line;
+}
+
+// Light (low energy) to dark blue (high energy), relative to this pair's range.
+function shade(t) {
+  const low = [239, 243, 255];
+  const high = [8, 69, 148];
+  const mix = low.map((c, i) => Math.round(c + (high[i] - c) * t));
+  return [`rgb(${mix.join(",")})`, t > 0.55 ? "white" : "#1d2330"];
+}
+
+function renderHeatmap(data) {
+  const matrix = data.partial_energy;
+  const cell = 92;
+  const left = 120;
+  const top = 44;
+  const values = matrix.flat();
+  const low = Math.min(...values);
+  const range = Math.max(...values) - low || 1;
+  const width = left + cell * matrix[0].length + 8;
+  const height = top + cell * matrix.length + 8;
+  const plot = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": "partial energy heatmap" });
+  data.weights_b.forEach((weight, j) => {
+    plot.append(svg("text", { x: left + cell * (j + 0.5), y: top - 22, "text-anchor": "middle" }, `${data.b}:${j}`),
+      svg("text", { x: left + cell * (j + 0.5), y: top - 6, "text-anchor": "middle", fill: "#5b6475" },
+        `p=${fixed(weight, 2)}`));
+  });
+  matrix.forEach((row, i) => {
+    plot.append(svg("text", { x: left - 10, y: top + cell * (i + 0.5) - 2, "text-anchor": "end" }, `${data.a}:${i}`),
+      svg("text", { x: left - 10, y: top + cell * (i + 0.5) + 14, "text-anchor": "end", fill: "#5b6475" },
+        `p=${fixed(data.weights_a[i], 2)}`));
+    row.forEach((value, j) => {
+      const [fill, ink] = shade((value - low) / range);
+      plot.append(
+        svg("rect", { x: left + cell * j, y: top + cell * i, width: cell - 2, height: cell - 2, fill, rx: 4 },
+          svg("title", {}, `ξ(${data.a}:${i}, ${data.b}:${j}) = ${value}`)),
+        svg("text", { x: left + cell * (j + 0.5) - 1, y: top + cell * (i + 0.5) + 4, "text-anchor": "middle", fill: ink },
+          fixed(value, 2)),
+      );
+    });
+  });
+  return plot;
+}
+
+function renderMeasures(data) {
+  const table = el("table", {}, el("tr", {}, el("th", {}, "measure"), el("th", {}, "value"), el("th", {}, "meaning")));
+  for (const [name, value] of Object.entries(data.measures)) {
+    table.append(el("tr", {}, el("td", {}, name), el("td", { class: "number" }, fixed(value, 4)),
+      el("td", { class: "note" }, measureNotes[name] || "")));
+  }
+  return table;
+}
+
+function renderKl(data) {
+  const table = el("table", {}, el("tr", {}, el("th", {}, "components i, j"),
+    el("th", {}, `KL(${data.a}:i ‖ ${data.b}:j)`), el("th", {}, `KL(${data.b}:j ‖ ${data.a}:i)`)));
+  data.kl_a_b.forEach((row, i) => {
+    row.forEach((value, j) => {
+      table.append(el("tr", {}, el("td", {}, `${data.a}:${i}, ${data.b}:${j}`),
+        el("td", { class: "number" }, fixed(value, 3)), el("td", { class: "number" }, fixed(data.kl_b_a[j][i], 3))));
+    });
+  });
+  return table;
+}
+
+// ------------------------------------------------------------------ forms
+function wireForms() {
+  document.getElementById("search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const key = document.getElementById("query").value.trim();
+    if (key) {
+      location.hash = "#/word/" + encodeURIComponent(key);
+    }
+  });
+  document.getElementById("compare").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const a = document.getElementById("pair-a").value.trim();
+    const b = document.getElementById("pair-b").value.trim();
+    if (a && b) {
+      location.hash = `#/pair/${encodeURIComponent(a)}/${encodeURIComponent(b)}`;
+    }
+  });
+  document.getElementById("k").addEventListener("change", route);
+
+  // Suggestions for whichever box is being typed in, after a short pause, latest only.
+  const list = document.getElementById("suggestions");
+  let timer = 0;
+  let asked = 0;
+  for (const id of ["query", "pair-a", "pair-b"]) {
+    document.getElementById(id).addEventListener("input", (event) => {
+      clearTimeout(timer);
+      const prefix = event.target.value.trim();
+      if (!prefix) {
+        return;
+      }
+      timer = setTimeout(async () => {
+        const mine = ++asked;
+        try {
+          const words = await api("api/suggest", { prefix, limit: 10 });
+          if (mine === asked) {
+            list.replaceChildren(...words.map((word) => el("option", { value: word })));
+          }
+        } catch (error) {
+          // A suggestion that fails (say a prefix too long) just offers nothing.
+          list.replaceChildren();
+        }
+      }, 120);
+    });
+  }
+}
+
+async function start() {
+  wireForms();
+  window.addEventListener("hashchange", route);
+  try {
+    const info = await api("api/info");
+    measureNotes = info.measures;
+    document.getElementById("model-info").textContent =
+      `${info.words.toLocaleString()} words · K = ${info.components} components · ` +
+      `D = ${info.dim} · ${info.covariance} covariance`;
+  } catch (error) {
+    document.getElementById("model-info").textContent = "model information unavailable: " + error.message;
+  }
+  // After the measure notes have arrived, which the pair view shows.
+  route();
+}
+
+start();

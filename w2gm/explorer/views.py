@@ -1,0 +1,262 @@
+"""What the explorer shows, computed from a trained model.
+
+Each view is a dataclass that the web API returns as JSON (FastAPI derives the OpenAPI
+schema from these same classes).  Components are named ``word:i`` as in the paper's
+Table 1, but views also carry the word and the index separately, so that clients never
+have to split a key and guess whether a ``:`` belongs to the word.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from .. import energy, measures
+from ..errors import W2GMError
+from ..keyed import KeyedMixtures
+from .lookup import WordLookup
+from .projection import project
+
+
+class NotFound(W2GMError):
+    """A word or component the model lacks, with what the user may have meant."""
+
+    def __init__(self, message: str, suggestions: list[str]) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    key: str
+    word: str
+    #: ``None`` where whole words are ranked.
+    component: int | None
+    #: Cosine of the means (the best component pair for whole words).
+    similarity: float
+
+
+@dataclass(frozen=True)
+class ComponentView:
+    key: str
+    index: int
+    weight: float
+    #: Variance per dimension; the mean over dimensions for diagonal covariances.
+    variance: float
+    std: float
+    neighbours: list[Neighbour]
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    key: str
+    word: str
+    component: int
+    x: float
+    y: float
+    radius: float
+    #: The component of the looked-up word this point is, or is a neighbour of.
+    group: int
+    #: Whether this is a component of the looked-up word itself.
+    query: bool
+
+
+@dataclass(frozen=True)
+class WordView:
+    word: str
+    count: int
+    #: The component asked for with ``word:i``, if any.
+    focus: int | None
+    components: list[ComponentView]
+    map: list[MapPoint]
+
+
+@dataclass(frozen=True)
+class NeighboursView:
+    query: str
+    word: str
+    component: int | None
+    neighbours: list[Neighbour]
+
+
+@dataclass(frozen=True)
+class Entailment:
+    #: The word whose distribution the other covers more closely entails it (paper 4.6).
+    direction: Literal["a_entails_b", "b_entails_a", "neither"]
+    min_kl_a_b: float
+    min_kl_b_a: float
+
+
+@dataclass(frozen=True)
+class PairView:
+    a: str
+    b: str
+    weights_a: list[float]
+    weights_b: list[float]
+    #: Every measure of :mod:`w2gm.measures`, larger meaning more similar.
+    measures: dict[str, float]
+    #: ``partial_energy[i][j]`` is xi_ij of Eq. (3) between ``a:i`` and ``b:j``.
+    partial_energy: list[list[float]]
+    kl_a_b: list[list[float]]
+    kl_b_a: list[list[float]]
+    entailment: Entailment
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    words: int
+    components: int
+    dim: int
+    covariance: str
+    #: The most frequent words, to start exploring from.
+    examples: list[str]
+    #: What each similarity measure of :class:`PairView` is, by name.
+    measures: dict[str, str]
+
+
+class Explorer:
+    """Answers the explorer's questions about one model; safe to share between threads."""
+
+    def __init__(self, model: KeyedMixtures) -> None:
+        self.model = model
+        self.lookup = WordLookup(model.vocab)
+        # Built now rather than by the first requests, which would each build their own.
+        model.unit_means()
+
+    def info(self) -> ModelInfo:
+        model = self.model
+        examples = model.vocab.words[:8]
+        # The measures' own docstrings, so that a new measure is explained where it is defined.
+        notes = {name: " ".join((score.__doc__ or "").split()) for name, score in measures.MEASURES.items()}
+        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, examples, notes)
+
+    # ---------------------------------------------------------------- names
+    def word_id(self, word: str) -> int:
+        if word in self.model.vocab:
+            return self.model.vocab.index[word]
+        raise NotFound(f"unknown word {word!r}", self.lookup.close_matches(word))
+
+    def resolve(self, key: str) -> tuple[int, int | None]:
+        """``"rock"`` -> (id, None), ``"rock:1"`` -> (id, 1); :class:`NotFound` with
+        suggestions for a word or component the model lacks."""
+        try:
+            return self.model.parse_component(key)
+        except W2GMError as error:
+            word, sep, component = key.rpartition(":")
+            has_component = bool(sep) and component.isdigit()
+            if has_component and word in self.model.vocab:
+                keys = [f"{word}:{i}" for i in range(self.model.components_per_word)]
+                raise NotFound(str(error), keys) from None
+            stem, suffix = (word, f":{component}") if has_component else (key, "")
+            guesses = [guess + suffix for guess in self.lookup.close_matches(stem)]
+            raise NotFound(f"unknown word {stem!r}", guesses) from None
+
+    def suggest(self, prefix: str, limit: int) -> list[str]:
+        return self.lookup.complete(prefix, limit)
+
+    # ----------------------------------------------------------- neighbours
+    def _row_name(self, row: int) -> tuple[str, str, int]:
+        """``(key, word, component)`` of a row of the ``[V * K, D]`` component table."""
+        word, component = divmod(row, self.model.components_per_word)
+        word = self.model.vocab.words[word]
+        return f"{word}:{component}", word, component
+
+    def _nearest(self, word_id: int, components: list[int], k: int) -> list[list[Neighbour]]:
+        """The ``k`` components nearest to each of ``word_id``'s given components, by cosine.
+
+        One matrix product of the pre-normalised means against all query components at
+        once; the word's own components are left out, as in ``most_similar``.
+        """
+        per_word = self.model.components_per_word
+        units = self.model.unit_means()
+        scores = units @ units[[word_id * per_word + c for c in components]].T  # [V*K, len(components)]
+        scores[word_id * per_word : (word_id + 1) * per_word] = -math.inf
+        best = torch.topk(scores, min(k, scores.shape[0] - per_word), dim=0)
+        return [
+            [Neighbour(*self._row_name(row), score) for score, row in zip(values, rows, strict=True)]
+            for values, rows in zip(best.values.T.tolist(), best.indices.T.tolist(), strict=True)
+        ]
+
+    def neighbours(self, key: str, k: int) -> NeighboursView:
+        """Nearest components of ``word:i``, or nearest whole words of ``word``."""
+        word_id, component = self.resolve(key)
+        word = self.model.vocab.words[word_id]
+        if component is not None:
+            found = self._nearest(word_id, [component], k)[0]
+        else:
+            ranked = self.model.most_similar(word, k)
+            found = [Neighbour(other, other, None, score) for other, score in ranked]
+        return NeighboursView(key, word, component, found)
+
+    # ----------------------------------------------------------------- word
+    def word(self, key: str, k: int) -> WordView:
+        """Every component of a word with its weight, spread and ``k`` neighbours, and the
+        map of them all."""
+        word_id, focus = self.resolve(key)
+        model = self.model
+        word = model.vocab.words[word_id]
+        per_word = model.components_per_word
+        _, log_variances, log_weights = model.mixtures([word_id])
+        variances = log_variances[0].exp().mean(-1).tolist()
+        weights = log_weights[0].exp().tolist()
+        nearest = self._nearest(word_id, list(range(per_word)), k)
+        components = [
+            ComponentView(f"{word}:{i}", i, weights[i], variances[i], math.sqrt(variances[i]), nearest[i])
+            for i in range(per_word)
+        ]
+        count = int(model.vocab.counts[word_id])
+        return WordView(word, count, focus, components, self._map(word_id, nearest))
+
+    def _map(self, word_id: int, nearest: list[list[Neighbour]]) -> list[MapPoint]:
+        """The word's components and their neighbours in the PCA plane of their means."""
+        model = self.model
+        per_word = model.components_per_word
+        # Row of each point in the V*K table -> (group, is a query component); a neighbour
+        # of several components is drawn once, in the first one's colour.
+        points = {word_id * per_word + i: (i, True) for i in range(per_word)}
+        for group, neighbours in enumerate(nearest):
+            for n in neighbours:
+                points.setdefault(model.vocab.index[n.word] * per_word + n.component, (group, False))
+        rows = list(points)
+        means = model.input.means.reshape(-1, model.dim)[rows]
+        variances = model.input.log_variances.reshape(-1, model.input.log_variances.shape[-1])[rows].exp()
+        drawn = project(means, variances)
+        placed = zip(rows, drawn.coordinates.tolist(), drawn.radii.tolist(), strict=True)
+        return [MapPoint(*self._row_name(row), x, y, radius, *points[row]) for row, (x, y), radius in placed]
+
+    # ----------------------------------------------------------------- pair
+    def pair(self, a: str, b: str) -> PairView:
+        """How two words relate: every similarity measure, the K x K partial energies and
+        the component KL divergences both ways."""
+        f = self.model.mixtures([self.word_id(a)])
+        g = self.model.mixtures([self.word_id(b)])
+        scores = {name: float(measure(f, g)[0]) for name, measure in measures.MEASURES.items()}
+        xi = energy.partial_log_energies(f[0], f[1], g[0], g[1])[0]
+        kl_a_b = energy.gaussian_kl(f[0], f[1], g[0], g[1])[0]
+        kl_b_a = energy.gaussian_kl(g[0], g[1], f[0], f[1])[0]
+        return PairView(
+            a,
+            b,
+            f[2][0].exp().tolist(),
+            g[2][0].exp().tolist(),
+            scores,
+            xi.tolist(),
+            kl_a_b.tolist(),
+            kl_b_a.tolist(),
+            _entailment(float(kl_a_b.min()), float(kl_b_a.min())),
+        )
+
+
+def _entailment(min_kl_a_b: float, min_kl_b_a: float) -> Entailment:
+    """Paper 4.6: the specific word f entails the general g when some component of g covers
+    one of f, so min KL(f || g) is the smaller of the two directions."""
+    if math.isclose(min_kl_a_b, min_kl_b_a, rel_tol=1e-6, abs_tol=1e-9):
+        direction = "neither"
+    elif min_kl_a_b < min_kl_b_a:
+        direction = "a_entails_b"
+    else:
+        direction = "b_entails_a"
+    return Entailment(direction, min_kl_a_b, min_kl_b_a)
