@@ -153,11 +153,6 @@ class KeyedMixtures:
         best = torch.topk(scores, min(topn, len(self) - 1))
         return [(self.vocab.words[i], float(s)) for s, i in zip(best.values.tolist(), best.indices.tolist())]
 
-
-def load(path: str | os.PathLike) -> KeyedMixtures:
-    """Load a model saved by ``w2gm train`` or :meth:`KeyedMixtures.save`."""
-    return KeyedMixtures.load(path)
-
     # ---------------------------------------------------------- evaluation
     def evaluate_word_pairs(
         self, path: str | os.PathLike, measure: str = "max_cosine", oov: str = "skip"
@@ -176,3 +171,8 @@ def load(path: str | os.PathLike) -> KeyedMixtures:
         smallest KL(a_i || b_j): near 0 when a component of the general word ``b`` covers a
         component of the specific word ``a``.  Any measure of :mod:`w2gm.measures` works."""
         return self.similarity(a, b, measure=measure)
+
+
+def load(path: str | os.PathLike) -> KeyedMixtures:
+    """Load a model saved by ``w2gm train`` or :meth:`KeyedMixtures.save`."""
+    return KeyedMixtures.load(path)
