@@ -12,17 +12,20 @@ import argparse
 import math
 import shutil
 import socket
+import statistics
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import torch
 import uvicorn
 from fastapi.testclient import TestClient
 
-from w2gm import energy, measures
+from w2gm import cli, energy, measures
 from w2gm.errors import W2GMError
 from w2gm.explorer import commands
 from w2gm.explorer.app import MAX_KEY_LENGTH, MAX_NEIGHBOURS, MAX_SUGGESTIONS, create_app
@@ -322,6 +325,14 @@ def test_serve_reports_a_missing_model_and_a_busy_port(tmp_path: Path, model: Ke
             commands.run(parse_serve(str(model_path), "--port", str(port)))
 
 
+def test_w2gm_serve_on_the_command_line_reports_errors_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["serve", str(tmp_path / "missing.w2gm")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("w2gm: error:") and error.count("\n") == 1
+
+
 # ---------------------------------------------------------------------- the page in Chromium
 CHROMIUM_FLAGS = [
     "--headless",
@@ -338,7 +349,7 @@ CHROMIUM_FLAGS = [
 @pytest.fixture
 def live_url(model: KeyedMixtures) -> Iterator[str]:
     """The explorer on a free loopback port, served by uvicorn in a thread."""
-    listener = socket.create_server(("127.0.0.1", 0))
+    listener = commands.listen("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
@@ -353,6 +364,19 @@ def live_url(model: KeyedMixtures) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=10)
         listener.close()
+
+
+def test_kept_alive_connections_answer_at_once(live_url: str) -> None:
+    """Nagle's algorithm on the server, meeting the client's delayed ACK, holds every
+    response on a kept-alive connection for about 40 ms; an /api/info takes ~1 ms."""
+    with httpx.Client(base_url=live_url) as client:
+        client.get("api/info")
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            assert client.get("api/info").status_code == 200
+            times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.025, times
 
 
 def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,15 +51,28 @@ def run(args: argparse.Namespace) -> int:
 
     model = KeyedMixtures.load(args.model)
     app = create_app(model)
-    try:
-        # Bound here rather than by uvicorn, which logs a failure and exits the process.
-        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-        listener = socket.create_server((args.host, args.port), family=family)
-    except OSError as error:  # address in use, unknown host, ...
-        raise W2GMError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
+    listener = listen(args.host, args.port)
     if not _is_loopback(args.host):
         # Not an error: sharing on a network is a choice, but it should never be a surprise.
         print(f"w2gm serve: listening on {args.host}, reachable from other machines")
     print(f"w2gm serve: {model} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, bound here rather than by uvicorn, which logs a failure to
+    bind and exits the process instead of raising."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # The protocol must be named: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # connections of sockets that say they are TCP, and with it on, every response on a
+    # kept-alive connection waits about 40 ms for the client's delayed ACK.
+    listener = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(socket.SOMAXCONN)
+    except OSError as error:  # address in use, unknown host, ...
+        listener.close()
+        raise W2GMError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return listener
