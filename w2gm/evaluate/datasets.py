@@ -132,12 +132,14 @@ def _score_column(header: list[str]) -> int:
     return 2
 
 
-def _strip_tags(words: list[str]) -> list[str]:
-    """Drop POS tags if every word has one; otherwise return the words unchanged."""
-    matches = [POS_TAG.match(word) for word in words]
-    if words and all(matches):
-        return [match.group(1) for match in matches]  # type: ignore[union-attr]
-    return words
+def _strip_tags(first: list[str], second: list[str]) -> tuple[list[str], list[str]]:
+    """Drop the POS tags of both columns if every word of the file has one; otherwise
+    return the words unchanged."""
+    matches = [POS_TAG.match(word) for word in first + second]
+    if not all(matches):
+        return first, second
+    words = [match.group(1) for match in matches]  # type: ignore[union-attr]
+    return words[: len(first)], words[len(first) :]
 
 
 # ----------------------------------------------------------- similarity
@@ -155,9 +157,7 @@ def read_word_pairs(path: str | os.PathLike, name: str | None = None) -> WordPai
             continue
         header_allowed = False
         if len(fields) <= column:
-            raise W2GMError(
-                f"{path}:{number}: expected two words and a score, got {len(fields)} field(s)"
-            )
+            raise W2GMError(f"{path}:{number}: expected two words and a score, got {len(fields)} field(s)")
         score = _number(fields[column])
         if score is None:
             raise W2GMError(f"{path}:{number}: score {fields[column]!r} is not a number")
@@ -168,11 +168,12 @@ def read_word_pairs(path: str | os.PathLike, name: str | None = None) -> WordPai
         scores.append(score)
     if not scores:
         raise W2GMError(f"{path}: no word pairs found")
+    first, second = _strip_tags(first, second)
     return WordPairs(
         name=name or Path(path).name.removesuffix(".gz"),
         path=str(path),
-        first=_strip_tags(first),
-        second=_strip_tags(second),
+        first=first,
+        second=second,
         scores=np.asarray(scores, dtype=np.float64),
     )
 
@@ -189,12 +190,8 @@ def read_labelled_pairs(path: str | os.PathLike, label: bool) -> LabelledPairs:
         second.append(fields[1])
     if not first:
         raise W2GMError(f"{path}: no word pairs found")
-    return LabelledPairs(
-        name=Path(path).name,
-        first=_strip_tags(first),
-        second=_strip_tags(second),
-        labels=np.full(len(first), label),
-    )
+    first, second = _strip_tags(first, second)
+    return LabelledPairs(name=Path(path).name, first=first, second=second, labels=np.full(len(first), label))
 
 
 def read_entailment(directory: str | os.PathLike, name: str = "Baroni2012") -> LabelledPairs:

@@ -72,9 +72,14 @@ def _cells(table: Table, row: Row, markdown: bool) -> list[str]:
 
 
 def _numeric_columns(table: Table) -> list[bool]:
+    """Columns holding only numbers (missing ones included), to be right-aligned."""
+    if not table.rows:
+        return [False] * len(table.columns)
     return [
-        all(_is_number(row.cells[i]) or row.cells[i] is None for row in table.rows)
-        for i in range(len(table.columns))
+        all(
+            cell is None or (isinstance(cell, (int, float)) and not isinstance(cell, bool)) for cell in column
+        )
+        for column in zip(*(row.cells for row in table.rows), strict=True)
     ]
 
 
