@@ -413,11 +413,13 @@ def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureF
         screenshot = tmp_path / "explorer-bank.png"
         assert driver.save_screenshot(str(screenshot))
 
-        # A neighbour is a link to its own word.
+        # A neighbour is a link to its word, with its own component's card highlighted.
         first = driver.find_element(By.CSS_SELECTOR, ".component-card .neighbours a")
-        target = word_of(first.text)
+        target, _, component = first.text.rpartition(":")
         first.click()
         wait.until(lambda d: d.find_element(By.TAG_NAME, "h2").text == target)
+        focused = driver.find_elements(By.CSS_SELECTOR, ".component-card.focus")
+        assert [card.get_attribute("data-component") for card in focused] == [component]
 
         driver.get(live_url + "#/pair/dog/animal")
         wait.until(lambda d: d.find_elements(By.ID, "entailment"))

@@ -60,8 +60,15 @@ async function api(path, params) {
   return body;
 }
 
-function wordLink(key, text) {
-  return el("a", { href: "#/word/" + encodeURIComponent(key) }, text || key);
+// What the user typed: a word, or word:i as the API reads it.
+function wordLink(key) {
+  return el("a", { href: "#/word/" + encodeURIComponent(key) }, key);
+}
+
+// A component the API named: its word and index travel apart, so a word that itself
+// contains ":" (say "3:2") is never misread as a component.
+function componentHref(point) {
+  return `#/word/${encodeURIComponent(point.word)}/${point.component}`;
 }
 
 function fixed(value, digits) {
@@ -71,10 +78,17 @@ function fixed(value, digits) {
 // ------------------------------------------------------------------ routing
 function route() {
   const [, kind, ...parts] = location.hash.split("/");
-  const args = parts.map(decodeURIComponent);
+  let args;
+  try {
+    args = parts.map(decodeURIComponent);
+  } catch (error) {  // a hand-edited address with a broken %-escape
+    show(Promise.reject(new Error(`not a valid address: ${location.hash}`)));
+    return;
+  }
   if (kind === "word" && args[0]) {
-    document.getElementById("query").value = args[0];
-    show(renderWord(args[0]));
+    const component = /^\d+$/.test(args[1] || "") ? Number(args[1]) : null;
+    document.getElementById("query").value = component === null ? args[0] : `${args[0]}:${component}`;
+    show(renderWord(args[0], component));
   } else if (kind === "pair" && args.length === 2) {
     document.getElementById("pair-a").value = args[0];
     document.getElementById("pair-b").value = args[1];
@@ -128,12 +142,14 @@ async function renderHome() {
 }
 
 // ------------------------------------------------------------------ word view
-async function renderWord(key) {
+// A component index (from a followed link) picks the card to highlight, as a key word:i does.
+async function renderWord(key, component) {
   const k = document.getElementById("k").value;
   const data = await api("api/word/" + encodeURIComponent(key), { k });
   const cards = el("section", { class: "cards", "aria-label": "components" });
-  for (const component of data.components) {
-    cards.append(renderCard(component, data.focus === component.index));
+  const focus = component === null ? data.focus : component;
+  for (const card of data.components) {
+    cards.append(renderCard(card, focus === card.index));
   }
   const heading = el(
     "div",
@@ -166,7 +182,8 @@ function renderCard(component, focused) {
   );
   const list = el("ol", { class: "neighbours" });
   for (const neighbour of component.neighbours) {
-    list.append(el("li", {}, wordLink(neighbour.key), el("span", { class: "score" }, fixed(neighbour.similarity, 3))));
+    list.append(el("li", {}, el("a", { href: componentHref(neighbour) }, neighbour.key),
+      el("span", { class: "score" }, fixed(neighbour.similarity, 3))));
   }
   card.append(el("h3", {}, component.key), stats, list);
   return card;
@@ -197,7 +214,7 @@ function renderMap(data) {
   for (const point of ordered) {
     const [cx, cy] = place(point);
     const stroke = colour(point.group);
-    const group = svg("a", { href: "#/word/" + encodeURIComponent(point.key), class: point.query ? "query" : "" });
+    const group = svg("a", { href: componentHref(point), class: point.query ? "query" : "" });
     group.append(
       svg("title", {}, `${point.key}  σ = ${fixed(point.radius, 3)}`),
       svg("circle", {
