@@ -110,6 +110,28 @@ def test_elk_measure_is_the_closed_form_energy_with_its_constants():
 
 
 @pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
+def test_elk_measure_is_the_training_energy(covariance):
+    """With a margin too large for the hinge to clip, the training loss of (w, c, c') is
+    m - log E(w, c) + log E(w, c'): the ELK measure must give the same energy differences."""
+    from w2gm.train import max_margin_loss
+
+    words = [f"w{i}" for i in range(20)]
+    model = random_model(words, k=2, d=5, covariance=covariance, seed=8)
+    rng = np.random.default_rng(0)
+    word, context, negative = (rng.integers(20, size=64) for _ in range(3))
+    margin = 1e4
+    with torch.no_grad():
+        loss = max_margin_loss(
+            model.mixtures(word),
+            model.mixtures(context),
+            tuple(t.unsqueeze(1) for t in model.mixtures(negative)),
+            margin,
+        )[:, 0]
+    measured = score_ids(model, word, context, "elk") - score_ids(model, word, negative, "elk")
+    np.testing.assert_allclose(margin - loss.numpy(), measured, rtol=1e-9, atol=1e-8)
+
+
+@pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
 def test_min_kl_measure_matches_monte_carlo(covariance):
     """-min_ij KL(a_i || b_j), each KL estimated as E_{x ~ a_i}[log a_i(x) - log b_j(x)]."""
     model = random_model(["a", "b"], k=2, d=3, covariance=covariance, seed=5)
