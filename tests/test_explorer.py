@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -379,6 +380,11 @@ def test_kept_alive_connections_answer_at_once(live_url: str) -> None:
     assert statistics.median(times) < 0.025, times
 
 
+def severe_console_messages(driver: Any) -> list[str]:
+    """Errors the page's console received since the last call."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
 def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if browser is None or driver_path is None:
@@ -421,6 +427,16 @@ def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureF
         focused = driver.find_elements(By.CSS_SELECTOR, ".component-card.focus")
         assert [card.get_attribute("data-component") for card in focused] == [component]
 
+        # Content-Security-Policy violations and script errors land in the console.
+        assert not severe_console_messages(driver)
+
+        # A mistyped word says so and offers the close one; the browser logs only the 404.
+        driver.get(live_url + "#/word/bnak")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".error"))
+        assert "bnak" in driver.find_element(By.CSS_SELECTOR, ".error").text
+        assert "bank" in [a.text for a in driver.find_elements(By.CSS_SELECTOR, "main a")]
+        assert all("api/word/bnak" in message for message in severe_console_messages(driver))
+
         driver.get(live_url + "#/pair/dog/animal")
         wait.until(lambda d: d.find_elements(By.ID, "entailment"))
         assert "dog ⊨ animal" in driver.find_element(By.ID, "entailment").text
@@ -428,9 +444,7 @@ def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureF
         pair_screenshot = tmp_path / "explorer-pair.png"
         assert driver.save_screenshot(str(pair_screenshot))
 
-        # Content-Security-Policy violations and script errors land in the console.
-        problems = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        assert not problems, problems
+        assert not severe_console_messages(driver)
     finally:
         driver.quit()
     with capsys.disabled():
