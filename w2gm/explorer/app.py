@@ -66,7 +66,8 @@ def _read_assets() -> dict[str, tuple[bytes, str]]:
 
 
 def create_app(model: KeyedMixtures) -> FastAPI:
-    """The explorer for ``model``: the page at ``/``, the API under ``/api``, docs at ``/docs``."""
+    """The explorer for ``model``: the page at ``/``, the API under ``/api``, its OpenAPI
+    schema at ``/openapi.json``."""
     explorer = Explorer(model)
     assets = _read_assets()
     app = FastAPI(
@@ -74,6 +75,10 @@ def create_app(model: KeyedMixtures) -> FastAPI:
         version=__version__,
         description="Senses, uncertainty and entailment of a Gaussian-mixture word model.",
         responses={404: {"model": ErrorBody}, 400: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+        # FastAPI's /docs and /redoc pages load their scripts from a CDN: off, so that the
+        # app works offline and serves nothing it does not ship.
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.exception_handler(NotFound)

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "serve",
         help="explore a model in the browser",
-        description="Serve the explorer web page and its JSON API (OpenAPI docs at /docs) for MODEL.",
+        description="Serve the explorer page and its JSON API (OpenAPI schema at /openapi.json) for MODEL.",
     )
     parser.add_argument("model", metavar="MODEL", help="a model file written by w2gm train")
     parser.add_argument(
