@@ -157,6 +157,23 @@ def test_projection_radius_of_a_diagonal_component() -> None:
     assert alone.radii.tolist() == pytest.approx([0.5]) and alone.coordinates.tolist() == [[0.0, 0.0]]
 
 
+def test_diagonal_covariances_are_summarised_per_dimension(model: KeyedMixtures) -> None:
+    spread = torch.linspace(-1.0, 1.0, DIM)  # variances differing by e^2 across dimensions
+    log_variances = model.input.log_variances.expand(-1, -1, DIM) + spread
+    diagonal = KeyedMixtures(model.vocab, MixtureTable(model.input.means, log_variances, model.input.logits))
+    with TestClient(create_app(diagonal)) as client:
+        view = get_ok(client, "/api/word/bank", k=3)
+        pair = get_ok(client, "/api/pair", a="dog", b="animal")
+    expected = BANK_VARIANCE * spread.exp()
+    radii = {p["key"]: p["radius"] for p in view["map"]}
+    for card in view["components"]:
+        assert card["variance"] == pytest.approx(float(expected.mean()), rel=1e-5)
+        assert card["std"] == pytest.approx(math.sqrt(card["variance"]), rel=1e-6)
+        # A plane's two directions see some mixture of the dimensions' variances.
+        assert float(expected.min().sqrt()) <= radii[card["key"]] <= float(expected.max().sqrt())
+    assert pair["entailment"]["direction"] == "a_entails_b"
+
+
 # ---------------------------------------------------------------------- neighbours
 def test_neighbours_of_a_component(client: TestClient, model: KeyedMixtures) -> None:
     found = get_ok(client, "/api/neighbors", q="bank:1", k=3)
