@@ -13,6 +13,8 @@ import math
 import shutil
 import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -351,6 +353,23 @@ def test_w2gm_serve_on_the_command_line_reports_errors_in_one_line(
     assert cli.main(["serve", str(tmp_path / "missing.w2gm")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("w2gm: error:") and error.count("\n") == 1
+
+
+def test_w2gm_serve_serves_a_model_file(tmp_path: Path, model: KeyedMixtures) -> None:
+    model_path = tmp_path / "planted.w2gm"
+    model.save(model_path)
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "w2gm.cli", "serve", str(model_path), "--port", str(port)]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        # Printed once the socket listens, so the request below waits in its backlog at worst.
+        assert f"http://127.0.0.1:{port}/" in server.stdout.readline()
+        response = httpx.get(f"http://127.0.0.1:{port}/api/word/bank", params={"k": 2}, timeout=30)
+        assert response.status_code == 200 and response.json()["word"] == "bank"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 # ---------------------------------------------------------------------- the page in Chromium

@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host):
         # Not an error: sharing on a network is a choice, but it should never be a surprise.
         print(f"w2gm serve: listening on {args.host}, reachable from other machines")
-    print(f"w2gm serve: {model} at http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    address = f"[{args.host}]" if ":" in args.host else args.host  # IPv6 literals need brackets in URLs
+    # Flushed, since a server's output often goes to a pipe or a log that would hold it back.
+    print(f"w2gm serve: {model} at http://{address}:{args.port}/ (Ctrl-C stops)", flush=True)
     uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
     return 0
 
