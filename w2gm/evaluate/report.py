@@ -26,7 +26,8 @@ class Row:
 @dataclass
 class Table:
     """A titled table: a label column, then ``columns``.  In each row the largest of the
-    cells in ``best_columns`` (indices into ``columns``) is marked as the best."""
+    cells in ``best_columns`` (indices into ``columns``) is marked as the best, and so is
+    every cell tied with it as shown (to ``digits`` places)."""
 
     title: str
     label: str
@@ -36,10 +37,11 @@ class Table:
     notes: list[str] = field(default_factory=list)
     digits: int = 2
 
-    def best(self, row: Row) -> int | None:
-        """Index of the row's best cell among ``best_columns`` (None if all are missing)."""
-        candidates = [(row.cells[i], i) for i in self.best_columns if _is_number(row.cells[i])]
-        return max(candidates)[1] if candidates else None
+    def best(self, row: Row) -> list[int]:
+        """Indices of the row's best cells among ``best_columns`` (none if all are missing)."""
+        shown = {i: round(row.cells[i], self.digits) for i in self.best_columns if _is_number(row.cells[i])}
+        top = max(shown.values(), default=None)
+        return [i for i, value in shown.items() if value == top]
 
 
 def _is_number(cell: Cell) -> bool:
@@ -57,16 +59,16 @@ def _format(cell: Cell, digits: int) -> str:
 
 
 def _cells(table: Table, row: Row, markdown: bool) -> list[str]:
-    """Formatted cells; the best one in bold (Markdown) or followed by ``*`` (text, where
+    """Formatted cells; the best ones in bold (Markdown) or followed by ``*`` (text, where
     the other competing cells get a space so the digits stay aligned)."""
     best = table.best(row)
     texts = []
     for i, cell in enumerate(row.cells):
         text = _format(cell, table.digits)
-        if markdown and i == best:
+        if markdown and i in best:
             text = f"**{text}**"
         elif not markdown and i in table.best_columns:
-            text += "*" if i == best else " "
+            text += "*" if i in best else " "
         texts.append(text)
     return texts
 
@@ -84,8 +86,8 @@ def _numeric_columns(table: Table) -> list[bool]:
 
 
 def to_text(tables: Sequence[Table]) -> str:
-    """Aligned plain-text tables: numbers right-aligned, words left; the best cell of a
-    row carries a ``*``."""
+    """Aligned plain-text tables: numbers right-aligned, words left; the best cells of a
+    row carry a ``*``."""
     blocks = []
     for table in tables:
         header = [table.label, *table.columns]
@@ -105,7 +107,7 @@ def to_text(tables: Sequence[Table]) -> str:
 
 
 def to_markdown(tables: Sequence[Table]) -> str:
-    """GitHub-flavoured Markdown tables, the best cell of a row in bold."""
+    """GitHub-flavoured Markdown tables, the best cells of a row in bold."""
     blocks = []
     for table in tables:
         numeric = _numeric_columns(table)
@@ -134,7 +136,8 @@ def _json_value(cell: Cell) -> Any:
 
 def to_json(tables: Sequence[Table], header: dict[str, Any] | None = None) -> str:
     """One JSON document: ``header`` (e.g. the model's description) and every table with
-    its rows as ``{label, values: {column: value}, best}``; missing values are null."""
+    its rows as ``{label, values: {column: value}, best: [column, ...]}``; missing values
+    are null."""
     document: dict[str, Any] = dict(header or {})
     document["tables"] = [
         {
@@ -145,7 +148,7 @@ def to_json(tables: Sequence[Table], header: dict[str, Any] | None = None) -> st
                 {
                     "label": row.label,
                     "values": {c: _json_value(v) for c, v in zip(table.columns, row.cells, strict=True)},
-                    "best": table.columns[best] if (best := table.best(row)) is not None else None,
+                    "best": [table.columns[i] for i in table.best(row)],
                 }
                 for row in table.rows
             ],
