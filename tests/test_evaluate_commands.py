@@ -175,3 +175,13 @@ def test_neighbors_unknown_word_is_a_one_line_error(tmp_path):
         run(["neighbors", path, "rock:2"])
     with pytest.raises(W2GMError, match="--topn must be at least 1"):
         run(["neighbors", path, "rock", "--topn", "0"])
+
+
+def test_a_model_that_knows_almost_nothing_still_gets_every_table(tmp_path, capsys):
+    path = tmp_path / "tiny.w2gm"
+    random_model(["tiger", "cat", "rock", "aircraft", "vehicle"], k=2, d=4, seed=0).save(path)
+    assert run(["eval", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^WS\s+353\s+351(\s+-){4}$", out, re.MULTILINE)  # two known pairs: no correlation
+    assert re.search(r"^kl(\s+-){5}$", out, re.MULTILINE)  # one known pair, one label
+    assert "not in the vocabulary: bank, apple, star, cell, left" in out

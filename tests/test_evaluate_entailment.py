@@ -189,3 +189,14 @@ def test_oov_pairs_are_counted_and_skipped():
     assert (result.pairs, result.used, result.oov) == (42, 40, 2)
     kept = evaluate_entailment(model, extended, "kl", oov="zero", folds=5)
     assert kept.used == 42 and kept.oov == 2
+
+
+def test_too_few_known_pairs_give_missing_figures_not_an_error():
+    model, data = hypernym_model(), hypernym_pairs()
+    few = LabelledPairs("few", data.first[:6], data.second[:6], data.labels[:6])  # 3 of each label
+    result = evaluate_entailment(model, few, "kl", folds=5)
+    assert result.average_precision == 1.0 and np.isnan(result.cv_accuracy) and np.isnan(result.cv_f1)
+    positives = LabelledPairs("positives", data.first[::2], data.second[::2], data.labels[::2])
+    assert np.isnan(evaluate_entailment(model, positives, "kl", folds=5).best_f1)
+    with pytest.raises(W2GMError, match="at least 2 folds"):
+        evaluate_entailment(model, data, "kl", folds=1)

@@ -127,7 +127,9 @@ def test_elk_measure_is_the_training_energy(covariance):
             tuple(t.unsqueeze(1) for t in model.mixtures(negative)),
             margin,
         )[:, 0]
-    measured = score_ids(model, word, context, "elk") - score_ids(model, word, negative, "elk")
+    measured = (
+        score_ids(model, word, context, ["elk"])["elk"] - score_ids(model, word, negative, ["elk"])["elk"]
+    )
     np.testing.assert_allclose(margin - loss.numpy(), measured, rtol=1e-9, atol=1e-8)
 
 
@@ -170,7 +172,7 @@ def test_batched_scores_equal_one_pair_at_a_time(measure, covariance):
     model = random_model(words, k=3, d=6, covariance=covariance, seed=2)
     rng = np.random.default_rng(0)
     first, second = rng.integers(30, size=50), rng.integers(30, size=50)
-    batched = score_ids(model, first, second, measure)
+    batched = score_ids(model, first, second, [measure])[measure]
     single = [model.similarity(words[i], words[j], measure) for i, j in zip(first, second, strict=True)]
     np.testing.assert_allclose(batched, single, rtol=1e-9, atol=1e-12)
 
@@ -185,10 +187,10 @@ def test_lookup_falls_back_to_lowercase_and_marks_unknown_words():
 def test_oov_pairs_are_skipped_or_ranked_below_everything():
     model = shared_component_model()
     first, second = ["a", "a", "zz", "b"], ["b", "c", "a", "yy"]
-    scores, used, missing = score_pairs(model, first, second, "max_cosine", "skip")
-    assert missing == 2 and used.tolist() == [True, True, False, False] and len(scores) == 2
-    kept, used, _ = score_pairs(model, first, second, "max_cosine", "zero")
-    assert used.all() and kept[2] == kept[3] and kept[2] < min(scores)
+    scores, used, missing = score_pairs(model, first, second, ["max_cosine", "elk"], "skip")
+    assert missing == 2 and used.tolist() == [True, True, False, False] and len(scores["elk"]) == 2
+    kept, used, _ = score_pairs(model, first, second, ["max_cosine", "elk"], "zero")
+    assert used.all() and kept["max_cosine"][2] == kept["max_cosine"][3]
+    assert kept["max_cosine"][2] < scores["max_cosine"].min()
     # on a measure whose scores are all negative a literal 0.0 would put OOV pairs first
-    kept, _, _ = score_pairs(model, first, second, "elk", "zero")
-    assert kept[2] < kept[:2].min()
+    assert kept["elk"][2] < kept["elk"][:2].min() < 0

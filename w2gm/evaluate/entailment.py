@@ -185,20 +185,27 @@ def evaluate_entailment(
     folds: int = 10,
     seed: int = 0,
 ) -> EntailmentResult:
-    scores, used, missing = score_pairs(model, data.first, data.second, measure, oov)
-    labels = data.labels[used]
-    if labels.all() or not labels.any():
-        raise W2GMError(f"{data.name}: after dropping OOV pairs only one label is left; nothing to evaluate")
+    """All five figures of one measure; those that the pairs left after OOV cannot support
+    are NaN (tuned ones without both labels, held-out ones with fewer pairs of a label
+    than folds), so a small model still gets its other tables."""
+    if folds < 2:
+        raise W2GMError(f"cross-validation needs at least 2 folds, got {folds}")
+    scored, used, missing = score_pairs(model, data.first, data.second, [measure], oov)
+    scores, labels = scored[measure], data.labels[used]
+    rarest = min(int(labels.sum()), int((~labels).sum()))
+    nan = float("nan")
+    tuned = rarest > 0
+    held_out = rarest >= folds
     return EntailmentResult(
         measure=measure,
         pairs=len(data),
         used=len(scores),
         oov=missing,
-        average_precision=average_precision(scores, labels),
-        best_accuracy=best_threshold(scores, labels, "accuracy")[0],
-        best_f1=best_threshold(scores, labels, "f1")[0],
-        cv_accuracy=cross_validate(scores, labels, "accuracy", folds, seed).value,
-        cv_f1=cross_validate(scores, labels, "f1", folds, seed).value,
+        average_precision=average_precision(scores, labels) if tuned else nan,
+        best_accuracy=best_threshold(scores, labels, "accuracy")[0] if tuned else nan,
+        best_f1=best_threshold(scores, labels, "f1")[0] if tuned else nan,
+        cv_accuracy=cross_validate(scores, labels, "accuracy", folds, seed).value if held_out else nan,
+        cv_f1=cross_validate(scores, labels, "f1", folds, seed).value if held_out else nan,
         folds=folds,
     )
 

@@ -37,15 +37,24 @@ def lookup_ids(vocab: Vocabulary, words: Sequence[str]) -> np.ndarray:
     )
 
 
-def score_ids(model: KeyedMixtures, first: np.ndarray, second: np.ndarray, measure: str) -> np.ndarray:
-    """``measure(first[n], second[n])`` for every n (all ids known), as float64."""
-    score = measures.get(measure)
-    out = np.empty(len(first), dtype=np.float64)
+def score_ids(
+    model: KeyedMixtures, first: np.ndarray, second: np.ndarray, measure_names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """``measure(first[n], second[n])`` for every n (all ids known) and every measure, as
+    float64.  Each chunk's mixtures are gathered once, with one index operation for both
+    sides, and shared by all the measures."""
+    scorers = {name: measures.get(name) for name in measure_names}
+    out = {name: np.empty(len(first), dtype=np.float64) for name in scorers}
     with torch.no_grad():
         for start in range(0, len(first), CHUNK):
-            stop = start + CHUNK
-            values = score(model.mixtures(first[start:stop]), model.mixtures(second[start:stop]))
-            out[start:stop] = values.double().numpy()
+            chunk = len(first[start : start + CHUNK])
+            both = model.mixtures(
+                np.concatenate([first[start : start + CHUNK], second[start : start + CHUNK]])
+            )
+            f = tuple(t[:chunk] for t in both)
+            g = tuple(t[chunk:] for t in both)
+            for name, score in scorers.items():
+                out[name][start : start + chunk] = score(f, g).double().numpy()
     return out
 
 
@@ -54,8 +63,14 @@ def check_policy(oov: str) -> None:
         raise W2GMError(f"unknown OOV policy {oov!r}; choose from {', '.join(OOV_POLICIES)}")
 
 
-def apply_oov(known_scores: np.ndarray, known: np.ndarray, oov: OOVPolicy) -> tuple[np.ndarray, np.ndarray]:
-    """Scores for the pairs an evaluation uses, and which pairs those are.
+def used_pairs(known: np.ndarray, oov: OOVPolicy) -> np.ndarray:
+    """Which pairs an evaluation uses: the known ones (``skip``) or all (``zero``)."""
+    check_policy(oov)
+    return known.copy() if oov == "skip" else np.ones(len(known), dtype=bool)
+
+
+def apply_oov(known_scores: np.ndarray, known: np.ndarray, oov: OOVPolicy) -> np.ndarray:
+    """Scores of the pairs :func:`used_pairs` keeps, given the scores of the known ones.
 
     ``skip`` (gensim's default) drops OOV pairs.  ``zero`` keeps them as having no
     similarity at all: they tie strictly below every scored pair, which for cosine
@@ -65,20 +80,26 @@ def apply_oov(known_scores: np.ndarray, known: np.ndarray, oov: OOVPolicy) -> tu
     """
     check_policy(oov)
     if oov == "skip":
-        return known_scores, known.copy()
+        return known_scores
     scores = np.empty(len(known), dtype=np.float64)
     scores[known] = known_scores
     floor = known_scores.min() if len(known_scores) else 0.0
     scores[~known] = floor - max(1.0, abs(floor))
-    return scores, np.ones(len(known), dtype=bool)
+    return scores
 
 
 def score_pairs(
-    model: KeyedMixtures, first: Sequence[str], second: Sequence[str], measure: str, oov: OOVPolicy = "skip"
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Scores of the pairs ``(first[n], second[n])`` that the OOV policy keeps, the mask
-    of which pairs those are (to select their gold values), and the number of OOV pairs."""
+    model: KeyedMixtures,
+    first: Sequence[str],
+    second: Sequence[str],
+    measure_names: Sequence[str],
+    oov: OOVPolicy = "skip",
+) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """Each measure's scores of the pairs ``(first[n], second[n])`` that the OOV policy
+    keeps, the mask of which pairs those are (to select their gold values), and the number
+    of OOV pairs."""
     first_ids, second_ids = lookup_ids(model.vocab, first), lookup_ids(model.vocab, second)
     known = (first_ids >= 0) & (second_ids >= 0)
-    scores, used = apply_oov(score_ids(model, first_ids[known], second_ids[known], measure), known, oov)
-    return scores, used, int((~known).sum())
+    scored = score_ids(model, first_ids[known], second_ids[known], measure_names)
+    kept = {name: apply_oov(values, known, oov) for name, values in scored.items()}
+    return kept, used_pairs(known, oov), int((~known).sum())

@@ -36,7 +36,7 @@ from torch import Tensor
 
 from .. import energy, measures
 from .datasets import ContextPair, WordInContext
-from .pairs import CHUNK, OOVPolicy, apply_oov, lookup_ids
+from .pairs import CHUNK, OOVPolicy, apply_oov, lookup_ids, used_pairs
 from .report import Row, Table
 from .similarity import correlations
 
@@ -123,15 +123,13 @@ def evaluate_scws(
 ) -> SCWSResult:
     scores, known = scws_scores(model, items, window)
     gold = np.array([item.score for item in items])
+    used = used_pairs(known, oov)
     spearman: dict[str, float] = {}
     pearson: dict[str, float] = {}
-    used = 0
     for name in METHODS:
-        values, used_mask = apply_oov(scores[name], known, oov)
-        r, rho = correlations(values, gold[used_mask])
+        r, rho = correlations(apply_oov(scores[name], known, oov), gold[used])
         pearson[name], spearman[name] = r.statistic, rho.statistic
-        used = len(values)
-    return SCWSResult(len(items), used, int((~known).sum()), window, spearman, pearson)
+    return SCWSResult(len(items), int(used.sum()), int((~known).sum()), window, spearman, pearson)
 
 
 def scws_table(result: SCWSResult, oov: OOVPolicy) -> Table:

@@ -46,9 +46,10 @@ class SimilarityResult:
 
 
 def correlations(scores: np.ndarray, gold: np.ndarray) -> tuple[Correlation, Correlation]:
-    """(Pearson, Spearman) between model scores and gold scores; NaN where undefined
-    (fewer than two pairs, or a constant side)."""
-    if len(scores) < 2 or np.ptp(scores) == 0 or np.ptp(gold) == 0:
+    """(Pearson, Spearman) between model scores and gold scores; NaN where undefined or
+    empty of meaning (fewer than three pairs, whose correlation can only be +-1, or a
+    constant side)."""
+    if len(scores) < 3 or np.ptp(scores) == 0 or np.ptp(gold) == 0:
         nan = Correlation(float("nan"), float("nan"))
         return nan, nan
     pearson = stats.pearsonr(scores, gold)
@@ -66,15 +67,13 @@ def evaluate_word_pairs(
     oov: OOVPolicy = "skip",
 ) -> SimilarityResult:
     """Spearman and Pearson correlations of every measure on one dataset."""
+    scores, used, missing = score_pairs(model, data.first, data.second, measure_names, oov)
     spearman: dict[str, float] = {}
     pearson: dict[str, float] = {}
-    used = missing = 0
-    for measure in measure_names:
-        scores, used_mask, missing = score_pairs(model, data.first, data.second, measure, oov)
-        r, rho = correlations(scores, data.scores[used_mask])
+    for measure, values in scores.items():
+        r, rho = correlations(values, data.scores[used])
         pearson[measure], spearman[measure] = r.statistic, rho.statistic
-        used = len(scores)
-    return SimilarityResult(data.name, data.path, len(data), used, missing, spearman, pearson)
+    return SimilarityResult(data.name, data.path, len(data), int(used.sum()), missing, spearman, pearson)
 
 
 def evaluate_pairs_file(
@@ -83,8 +82,8 @@ def evaluate_pairs_file(
     """gensim's ``evaluate_word_pairs`` shape: ``(pearson, spearman, oov_ratio)``, the two
     correlations as ``(statistic, pvalue)`` and the OOV ratio in percent of all pairs."""
     data = read_word_pairs(path)
-    scores, used, missing = score_pairs(model, data.first, data.second, measure, oov)
-    pearson, spearman = correlations(scores, data.scores[used])
+    scores, used, missing = score_pairs(model, data.first, data.second, [measure], oov)
+    pearson, spearman = correlations(scores[measure], data.scores[used])
     return pearson, spearman, 100.0 * missing / len(data)
 
 

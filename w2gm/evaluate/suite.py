@@ -63,6 +63,8 @@ def _check(options: SuiteOptions) -> list[str]:
     for name in [*options.measures, *options.entailment_measures]:
         measures.get(name)
     check_policy(options.oov)
+    if options.folds < 2:
+        raise W2GMError(f"cross-validation needs at least 2 folds, got {options.folds}")
     if options.window is not None and options.window < 1:
         raise W2GMError(f"the SCWS context window must be at least 1, got {options.window}")
     if options.datasets is not None:
