@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import W2GMError
 from .datasets import LabelledPairs
-from .pairs import OOVPolicy, score_pairs
+from .pairs import OOVPolicy, describe_policy, score_pairs
 from .report import Row, Table
 
 if TYPE_CHECKING:
@@ -213,9 +213,9 @@ def evaluate_entailment(
 def entailment_table(results: list[EntailmentResult], name: str, oov: OOVPolicy) -> Table:
     """Table 5's layout (scores as rows), with the held-out columns beside the tuned ones."""
     first = results[0]
-    policy = "skipped" if oov == "skip" else "kept, ranked below every scored pair"
     return Table(
-        title=f"Entailment, {name} (paper Table 5): x 100; {first.pairs} pairs, {first.oov} OOV {policy}",
+        title=f"Entailment, {name} (paper Table 5): x 100; {first.pairs} pairs, {first.oov} OOV; "
+        + describe_policy(oov),
         label="Score",
         columns=["AP", "best acc", "best F1", "CV acc", "CV F1"],
         rows=[

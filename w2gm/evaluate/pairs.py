@@ -63,6 +63,11 @@ def check_policy(oov: str) -> None:
         raise W2GMError(f"unknown OOV policy {oov!r}; choose from {', '.join(OOV_POLICIES)}")
 
 
+def describe_policy(oov: OOVPolicy) -> str:
+    """How a table title says what happened to the OOV pairs."""
+    return "OOV pairs skipped" if oov == "skip" else "OOV pairs kept, ranked below every scored pair"
+
+
 def used_pairs(known: np.ndarray, oov: OOVPolicy) -> np.ndarray:
     """Which pairs an evaluation uses: the known ones (``skip``) or all (``zero``)."""
     check_policy(oov)

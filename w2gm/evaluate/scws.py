@@ -36,7 +36,7 @@ from torch import Tensor
 
 from .. import energy, measures
 from .datasets import ContextPair, WordInContext
-from .pairs import CHUNK, OOVPolicy, apply_oov, lookup_ids, used_pairs
+from .pairs import CHUNK, OOVPolicy, apply_oov, describe_policy, lookup_ids, used_pairs
 from .report import Row, Table
 from .similarity import correlations
 
@@ -52,6 +52,7 @@ class SCWSResult:
     used: int
     oov: int
     window: int
+    context_table: str
     spearman: dict[str, float] = field(default_factory=dict)
     pearson: dict[str, float] = field(default_factory=dict)
 
@@ -129,21 +130,24 @@ def evaluate_scws(
     for name in METHODS:
         r, rho = correlations(apply_oov(scores[name], known, oov), gold[used])
         pearson[name], spearman[name] = r.statistic, rho.statistic
-    return SCWSResult(len(items), int(used.sum()), int((~known).sum()), window, spearman, pearson)
+    context_table = "input" if model.output is None else "output"
+    return SCWSResult(
+        len(items), int(used.sum()), int((~known).sum()), window, context_table, spearman, pearson
+    )
 
 
 def scws_table(result: SCWSResult, oov: OOVPolicy) -> Table:
     """One row, Table 4's scores as columns, the best marked."""
-    policy = "skipped" if oov == "skip" else "kept, ranked below every scored pair"
     table = Table(
-        title=f"Word similarity in context, SCWS (paper Table 4): Spearman rho x 100; OOV pairs {policy}",
+        title=f"Word similarity in context, SCWS (paper Table 4): Spearman rho x 100; {describe_policy(oov)}",
         label="Dataset",
         columns=["pairs", "OOV", *METHODS],
         best_columns=list(range(2, 2 + len(METHODS))),
         notes=[
             "MaxSim/AvgSim: max and p_i q_j-weighted mean cosine of the components, no context.",
-            f"MaxSimC/AvgSimC: components weighted by their share of the energy with the known words "
-            f"within {result.window} tokens each side (context words as output distributions).",
+            "MaxSimC/AvgSimC: components weighted by their share of the energy with the known words "
+            f"within {result.window} tokens each side (context words read as {result.context_table} "
+            "distributions).",
         ],
     )
     table.rows.append(Row("SCWS", [result.pairs, result.oov, *(100 * result.spearman[m] for m in METHODS)]))

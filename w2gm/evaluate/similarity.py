@@ -15,7 +15,7 @@ import numpy as np
 from scipy import stats
 
 from .datasets import WordPairs, read_word_pairs
-from .pairs import OOVPolicy, score_pairs
+from .pairs import OOVPolicy, describe_policy, score_pairs
 from .report import Row, Table
 
 if TYPE_CHECKING:
@@ -89,9 +89,8 @@ def evaluate_pairs_file(
 
 def similarity_table(results: list[SimilarityResult], measure_names: list[str], oov: OOVPolicy) -> Table:
     """Table 2's layout: datasets as rows, measures as columns, the best measure marked."""
-    policy = "skipped" if oov == "skip" else "kept, ranked below every scored pair"
     table = Table(
-        title=f"Word similarity (paper Table 2): Spearman rho x 100; OOV pairs {policy}",
+        title=f"Word similarity (paper Table 2): Spearman rho x 100; {describe_policy(oov)}",
         label="Dataset",
         columns=["pairs", "OOV", *measure_names],
         best_columns=list(range(2, 2 + len(measure_names))),
