@@ -119,12 +119,16 @@ def criterion_value(predicted: np.ndarray, labels: np.ndarray, criterion: Criter
     return 2.0 * true_positives / denominator if denominator else 0.0
 
 
+def check_folds(folds: int) -> None:
+    if folds < 2:
+        raise W2GMError(f"cross-validation needs at least 2 folds, got {folds}")
+
+
 def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Fold index of every item: each class is shuffled and dealt round-robin, so every
     fold holds the same share of positives (to within one)."""
     labels = np.asarray(labels, dtype=bool)
-    if folds < 2:
-        raise W2GMError(f"cross-validation needs at least 2 folds, got {folds}")
+    check_folds(folds)
     if min(labels.sum(), (~labels).sum()) < folds:
         raise W2GMError(f"{folds}-fold cross-validation needs at least {folds} pairs of each label")
     rng = np.random.default_rng(seed)
@@ -188,8 +192,7 @@ def evaluate_entailment(
     """All five figures of one measure; those that the pairs left after OOV cannot support
     are NaN (tuned ones without both labels, held-out ones with fewer pairs of a label
     than folds), so a small model still gets its other tables."""
-    if folds < 2:
-        raise W2GMError(f"cross-validation needs at least 2 folds, got {folds}")
+    check_folds(folds)
     scored, used, missing = score_pairs(model, data.first, data.second, [measure], oov)
     scores, labels = scored[measure], data.labels[used]
     rarest = min(int(labels.sum()), int((~labels).sum()))

@@ -15,7 +15,7 @@ from ..errors import W2GMError
 from . import catalogue
 from .datasets import find_file, read_entailment, read_scws, read_word_pairs
 from .entailment import DEFAULT_MEASURES as ENTAILMENT_MEASURES
-from .entailment import EntailmentResult, entailment_table, evaluate_entailment
+from .entailment import EntailmentResult, check_folds, entailment_table, evaluate_entailment
 from .neighbors import TABLE1_WORDS, VarianceRow, variance_rows, variance_table
 from .pairs import OOVPolicy, check_policy
 from .report import Table
@@ -63,8 +63,7 @@ def _check(options: SuiteOptions) -> list[str]:
     for name in [*options.measures, *options.entailment_measures]:
         measures.get(name)
     check_policy(options.oov)
-    if options.folds < 2:
-        raise W2GMError(f"cross-validation needs at least 2 folds, got {options.folds}")
+    check_folds(options.folds)
     if options.window is not None and options.window < 1:
         raise W2GMError(f"the SCWS context window must be at least 1, got {options.window}")
     if options.datasets is not None:
