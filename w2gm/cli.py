@@ -12,7 +12,59 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
+from .config import FIELDS
 from .errors import W2GMError
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One flag per TrainConfig field, with the field's help and default."""
+    for name, spec in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        help_text = spec.metadata["help"] + " (default: %(default)s)"
+        if isinstance(spec.default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=spec.default, help=help_text)
+        else:
+            kind = float if isinstance(spec.default, float) else int if name != "device" else str
+            if "choices" in spec.metadata:
+                kind = str
+            parser.add_argument(
+                flag, type=kind, default=spec.default, choices=spec.metadata.get("choices"),
+                metavar=None if "choices" in spec.metadata else name.upper(), help=help_text,
+            )
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    options = {name: getattr(args, name) for name in FIELDS}
+    model = train(args.corpus or None, output=args.output, progress=not args.quiet, **options)
+    t = model.training
+    replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
+    print(
+        f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
+        f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
+        f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
+        f"saved {args.output}"
+    )
+    return 0
+
+
+def register_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="learn a model from text",
+        description="Learn Gaussian-mixture word distributions from raw text (whitespace tokens). "
+        "Words seen fewer than --min-count times are removed from the text before windows are formed, "
+        "as in word2vec. With no CORPUS, trains on the bundled sample of Wikipedia text.",
+    )
+    parser.add_argument(
+        "corpus", nargs="*", metavar="CORPUS",
+        help="text files or directories; plain, .gz, .bz2 or .xz (default: the bundled sample)",
+    )
+    parser.add_argument("-o", "--output", default="model.w2gm", help="model file to write (default: %(default)s)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_config_options(parser)
+    parser.set_defaults(run=_run_train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,37 @@
+"""A synthetic corpus with planted structure: disjoint topics and one word used in two of them.
+
+The ambiguous word must be informative: if its contexts were spread like the negative
+samples (e.g. only two topics in the whole corpus) its pointwise mutual information with
+every word would be zero and no objective could place it.  With six topics, its contexts
+are enriched in exactly two.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+TOPIC_SIZE = 20
+AMBIGUOUS = "bank"
+
+
+def topic_words(topic: str) -> list[str]:
+    return [f"{topic}{i}" for i in range(TOPIC_SIZE)]
+
+
+TOPICS = ("river", "money", "music", "food", "sport", "space")
+SENSES = ("river", "money")
+
+
+def write_two_sense_corpus(path: Path, sentences: int = 12_000, length: int = 10, seed: int = 0) -> Path:
+    """Each sentence draws words from one of six topics; ``bank`` appears in half the
+    "river" and half the "money" sentences, so its contexts come from two disjoint groups."""
+    rng = np.random.default_rng(seed)
+    lines = []
+    for _ in range(sentences):
+        topic = TOPICS[rng.integers(len(TOPICS))]
+        words = list(rng.choice(topic_words(topic), size=length))
+        if topic in SENSES and rng.random() < 0.5:
+            words.insert(int(rng.integers(length + 1)), AMBIGUOUS)
+        lines.append(" ".join(words))
+    path.write_text("\n".join(lines) + "\n")
+    return path

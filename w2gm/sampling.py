@@ -1,0 +1,76 @@
+"""Skip-gram training pairs and negative samples (paper 3.3 and A.2), vectorised in torch
+so they are drawn on the device where the model lives.
+
+For a span of corpus ids: frequent words are subsampled, each remaining centre word
+draws a window size b uniformly from 1..window, and every word within b positions of
+it (in the subsampled text, as word2vec does) becomes a positive context.  Negatives
+come from the unigram distribution raised to ``negative_power``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .vocab import Vocabulary
+
+
+class PairSampler:
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        window: int,
+        subsample: float,
+        negative_power: float,
+        generator: torch.Generator,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.window = window
+        self.generator = generator
+        self.device = torch.device(device)
+        self.keep_probability = torch.as_tensor(
+            vocab.keep_probabilities(subsample), dtype=torch.float32, device=self.device
+        )
+        cdf = torch.as_tensor(vocab.negative_distribution(negative_power), dtype=torch.float64).cumsum(0)
+        # float64 cumsum then float32: rare words keep distinct bins at every realistic vocabulary size
+        self.negative_cdf = (cdf / cdf[-1]).to(torch.float32).to(self.device)
+
+    def _uniform(self, *shape: int) -> Tensor:
+        return torch.rand(*shape, generator=self.generator, device=self.device)
+
+    def subsample(self, ids: Tensor) -> Tensor:
+        """Keep each token with its word's keep probability."""
+        return ids[self._uniform(len(ids)) < self.keep_probability[ids]]
+
+    def window_sizes(self, count: int) -> Tensor:
+        return torch.randint(1, self.window + 1, (count,), generator=self.generator, device=self.device)
+
+    def pairs(self, ids: Tensor, shuffle: bool = True) -> tuple[Tensor, Tensor]:
+        """(centre, context) id pairs of the span ``ids``, optionally in random order.
+
+        One loop per offset o = 1..window (not per token): centre i pairs with i + o and
+        i - o wherever its window size b_i >= o.
+        """
+        kept = self.subsample(ids)
+        sizes = self.window_sizes(len(kept))
+        positions = torch.arange(len(kept), device=self.device)
+        centres, contexts = [], []
+        for offset in range(1, min(self.window, len(kept) - 1) + 1):
+            right = positions[: len(kept) - offset][sizes[: len(kept) - offset] >= offset]
+            left = positions[offset:][sizes[offset:] >= offset]
+            centres += [kept[right], kept[left]]
+            contexts += [kept[right + offset], kept[left - offset]]
+        if not centres:
+            empty = ids.new_empty(0)
+            return empty, empty
+        centre, context = torch.cat(centres), torch.cat(contexts)
+        if shuffle:
+            order = torch.randperm(len(centre), generator=self.generator, device=self.device)
+            centre, context = centre[order], context[order]
+        return centre, context
+
+    def negatives(self, count: int, per_pair: int) -> Tensor:
+        """``[count, per_pair]`` word ids drawn from the negative distribution."""
+        uniform = self._uniform(count, per_pair)
+        drawn = torch.searchsorted(self.negative_cdf, uniform, right=True)
+        return drawn.clamp_(max=len(self.negative_cdf) - 1)
