@@ -24,7 +24,7 @@ def test_kept_fraction_per_word_matches_sqrt_t_over_f():
     kept = torch.bincount(sampler.subsample(corpus), minlength=len(COUNTS)).numpy()
     expected = np.minimum(1.0, np.sqrt(t / (COUNTS / COUNTS.sum())))
     assert expected[0] < 0.1 and expected[-1] == 1.0
-    for word, (k, n, p) in enumerate(zip(kept, COUNTS, expected)):
+    for word, (k, n, p) in enumerate(zip(kept, COUNTS, expected, strict=True)):
         if p < 1:
             assert binomtest(int(k), int(n), p).pvalue > 1e-4, f"word {word}: kept {k}/{n}, expected p={p:.4f}"
         else:
@@ -59,7 +59,8 @@ def test_pair_offsets_follow_the_dynamic_window():
     centre, context = sampler.pairs(torch.arange(n))
     offsets = (context - centre).numpy()
     assert set(np.unique(offsets)) == set(range(-window, 0)) | set(range(1, window + 1))
-    observed = np.array([(offsets == o).sum() for o in range(1, window + 1)] + [(offsets == -o).sum() for o in range(1, window + 1)])
+    sides = [o for o in range(1, window + 1)] + [-o for o in range(1, window + 1)]
+    observed = np.array([(offsets == o).sum() for o in sides])
     probability = np.array([(window - o + 1) / window for o in range(1, window + 1)] * 2)
     assert chisquare(observed, probability / probability.sum() * observed.sum()).pvalue > 1e-4
     assert len(offsets) == pytest.approx(n * 2 * (window + 1) / 2, rel=0.02)
@@ -69,6 +70,6 @@ def test_sampling_is_reproducible_with_a_seed():
     _, a = make_sampler(subsample=1e-3, seed=5)
     _, b = make_sampler(subsample=1e-3, seed=5)
     ids = torch.randint(0, len(COUNTS), (5_000,), generator=torch.Generator().manual_seed(0))
-    for x, y in zip(a.pairs(ids), b.pairs(ids)):
+    for x, y in zip(a.pairs(ids), b.pairs(ids), strict=True):
         assert torch.equal(x, y)
     assert torch.equal(a.negatives(100, 2), b.negatives(100, 2))

@@ -9,35 +9,36 @@ from __future__ import annotations
 
 import argparse
 import sys
+from argparse import SUPPRESS
 from collections.abc import Sequence
 
 from . import __version__
-from .config import FIELDS
+from .config import FIELDS, PRESETS
 from .errors import W2GMError
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, with the field's help and default."""
+    """One flag per TrainConfig field, with the field's help and default.  Flags left out
+    stay out of the namespace, so that a preset can supply them."""
     for name, spec in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        help_text = spec.metadata["help"] + " (default: %(default)s)"
+        help_text = f"{spec.metadata['help']} (default: {spec.default})".replace("%", "%%")
         if isinstance(spec.default, bool):
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=spec.default, help=help_text)
-        else:
-            kind = float if isinstance(spec.default, float) else int if name != "device" else str
-            if "choices" in spec.metadata:
-                kind = str
-            parser.add_argument(
-                flag, type=kind, default=spec.default, choices=spec.metadata.get("choices"),
-                metavar=None if "choices" in spec.metadata else name.upper(), help=help_text,
-            )
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=SUPPRESS, help=help_text)
+            continue
+        choices = spec.metadata.get("choices")
+        kind = str if choices or name == "device" else float if isinstance(spec.default, float) else int
+        parser.add_argument(
+            flag, type=kind, default=SUPPRESS, choices=choices,
+            metavar=None if choices else name.upper(), help=help_text,
+        )
 
 
 def _run_train(args: argparse.Namespace) -> int:
     from .train import train
 
-    options = {name: getattr(args, name) for name in FIELDS}
-    model = train(args.corpus or None, output=args.output, progress=not args.quiet, **options)
+    options = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    model = train(args.corpus or None, output=args.output, progress=not args.quiet, preset=args.preset, **options)
     t = model.training
     replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
     print(
@@ -63,6 +64,12 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("-o", "--output", default="model.w2gm", help="model file to write (default: %(default)s)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--preset", choices=tuple(PRESETS), default="paper",
+        help="option set under your flags: 'paper' is A.2 as published (for billions of tokens); "
+        + "'small' sets " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in PRESETS["small"].items())
+        + " for corpora of a few million tokens (default: %(default)s)",
+    )
     _add_config_options(parser)
     parser.set_defaults(run=_run_train)
 

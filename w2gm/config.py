@@ -22,6 +22,10 @@ class TrainConfig:
         "spherical", "covariance shape", choices=("spherical", "diagonal")
     )
     initial_variance: float = option(0.05, "initial variance of every component (A.2)")
+    component_spread: float = option(
+        0.3, "a word's components start this fraction of A.2's random offsets away from its "
+        "first component (1: independent A.2 draws); small values let each sense claim a component"
+    )
     separate_output: bool = option(
         True, "learn separate output (context) distributions, as word2vec and A.2 do"
     )
@@ -69,6 +73,8 @@ class TrainConfig:
             raise W2GMError(f"--max-vocab must be at least 2, got {self.max_vocab}")
         if not (self.lr > 0 and 0 <= self.lr_min <= self.lr):
             raise W2GMError(f"need 0 <= --lr-min <= --lr and --lr > 0, got lr={self.lr}, lr-min={self.lr_min}")
+        if not 0 <= self.component_spread <= 1:
+            raise W2GMError(f"--component-spread must be in [0, 1], got {self.component_spread}")
         if not self.initial_variance > 0:
             raise W2GMError(f"--initial-variance must be positive, got {self.initial_variance}")
         if self.subsample < 0:
@@ -76,7 +82,8 @@ class TrainConfig:
         for name in ("covariance", "optimizer", "encoding_errors"):
             allowed = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in allowed:
-                raise W2GMError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+                flag = "--" + name.replace("_", "-")
+                raise W2GMError(f"{flag} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,3 +95,22 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+#: Named sets of options, applied under the user's own.  "paper" is A.2 as published,
+#: for billions of tokens.  "small" is what a corpus of a few million tokens needs: more
+#: of the frequent words kept, a faster rate and more passes (measured on the 2.1M-token
+#: text8 prefix in benchmarks/text8_quality.py: WS-353 48 against the paper defaults' 23).
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "small": {"subsample": 1e-4, "lr": 0.1, "epochs": 10},
+}
+
+
+def make_config(preset: str = "paper", **options: Any) -> TrainConfig:
+    """A config from a preset, overridden by any option given."""
+    if preset not in PRESETS:
+        raise W2GMError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    unknown = set(options) - set(FIELDS)
+    if unknown:
+        raise W2GMError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    return TrainConfig(**{**PRESETS[preset], **options})

@@ -27,6 +27,8 @@ from .errors import W2GMError
 from .vocab import Vocabulary
 
 BLOCK_BYTES = 1 << 22
+#: Ids per step when counting and remapping the provisional id file.
+ID_CHUNK = 1 << 22
 #: A run of this many characters with no whitespace is not text (a binary or base64 blob).
 MAX_TOKEN_CHARS = 100_000
 _MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
@@ -192,8 +194,8 @@ def encode(
     if provisional is None:
         raise W2GMError("corpus holds no words")
     counts = np.zeros(len(index), dtype=np.int64)
-    for start in range(0, len(provisional), 1 << 24):
-        counts += np.bincount(provisional[start : start + (1 << 24)], minlength=len(index))
+    for start in range(0, len(provisional), ID_CHUNK):
+        counts += np.bincount(provisional[start : start + ID_CHUNK], minlength=len(index))
     vocab, remap = Vocabulary.from_counts(list(index), counts, min_count, max_vocab)
     del index
     if len(vocab) < 2:
@@ -204,8 +206,8 @@ def encode(
     ids_path = workdir / "ids.npy"
     ids = np.lib.format.open_memmap(ids_path, mode="w+", dtype=np.int32, shape=(vocab.total,))
     written = 0
-    for start in range(0, len(provisional), 1 << 24):
-        mapped = remap[provisional[start : start + (1 << 24)]]
+    for start in range(0, len(provisional), ID_CHUNK):
+        mapped = remap[provisional[start : start + ID_CHUNK]]
         mapped = mapped[mapped >= 0]
         ids[written : written + len(mapped)] = mapped
         written += len(mapped)

@@ -146,12 +146,13 @@ class KeyedMixtures:
             best = torch.topk(scores, min(topn, scores.numel() - k))
             return [
                 (f"{self.vocab.words[i // k]}:{i % k}", float(s))
-                for s, i in zip(best.values.tolist(), best.indices.tolist())
+                for s, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)
             ]
         scores = (units @ units[word_id * k : (word_id + 1) * k].T).reshape(len(self), -1).amax(-1)
         scores[word_id] = -np.inf
         best = torch.topk(scores, min(topn, len(self) - 1))
-        return [(self.vocab.words[i], float(s)) for s, i in zip(best.values.tolist(), best.indices.tolist())]
+        ranked = zip(best.values.tolist(), best.indices.tolist(), strict=True)
+        return [(self.vocab.words[i], float(s)) for s, i in ranked]
 
     # ---------------------------------------------------------- evaluation
     def evaluate_word_pairs(

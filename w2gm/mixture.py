@@ -40,12 +40,24 @@ class MixtureTable:
         initial_variance: float,
         generator: torch.Generator,
         device: torch.device | str = "cpu",
+        component_spread: float = 1.0,
     ) -> MixtureTable:
         """A.2: means uniform in +-sqrt(3/D) (unit expected squared norm), constant variance,
-        equal mixture weights (logits 0)."""
+        equal mixture weights (logits 0).
+
+        With ``component_spread`` s < 1, component k of a word starts at
+        mu_0 + s (mu_k - mu_0), each mu_k an A.2 draw: the components begin near one another,
+        so the contexts, not the random start, decide which component takes which sense.
+        From independent draws (s = 1) each component usually sits far nearer some contexts
+        than its sibling does; with variances of 0.05 the responsibilities are then nearly hard,
+        the nearer component captures every sense and the other never moves.
+        """
         bound = math.sqrt(3.0 / dim)
         means = torch.rand(vocab_size, components, dim, generator=generator, device=device)
         means = means.mul_(2 * bound).sub_(bound)
+        if component_spread != 1.0:
+            anchor = means[:, :1]
+            means = anchor + component_spread * (means - anchor)
         columns = 1 if covariance == "spherical" else dim
         log_variances = torch.full(
             (vocab_size, components, columns), math.log(initial_variance), device=device

@@ -82,7 +82,7 @@ def _encode_words(words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
 def _decode_words(blob: torch.Tensor, offsets: torch.Tensor) -> list[str]:
     data = blob.numpy().tobytes()
     bounds = offsets.tolist()
-    return [data[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
+    return [data[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def to_bytes(contents: ModelContents) -> bytes:

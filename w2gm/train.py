@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from . import corpus as corpus_module
 from . import optim
-from .config import TrainConfig
+from .config import TrainConfig, make_config
 from .energy import log_expected_likelihood
 from .errors import W2GMError
 from .keyed import KeyedMixtures
@@ -109,7 +109,7 @@ class Trainer:
         def new_table() -> MixtureTable:
             return MixtureTable.initialise(
                 len(vocab), config.components, config.dim, config.covariance,
-                config.initial_variance, init_generator, device,
+                config.initial_variance, init_generator, device, config.component_spread,
             )
 
         self.tables = {"input": new_table()}
@@ -244,14 +244,13 @@ def train(
     *,
     output: str | os.PathLike | None = None,
     progress: bool = False,
+    preset: str = "paper",
     **options: Any,
 ) -> KeyedMixtures:
     """Train a model on text files (a path, a directory, or a list of them; ``None`` takes the
-    bundled sample) with any :class:`TrainConfig` option; optionally save it to ``output``."""
-    unknown = set(options) - set(TrainConfig.__dataclass_fields__)
-    if unknown:
-        raise W2GMError(f"unknown training option(s): {', '.join(sorted(unknown))}")
-    config = TrainConfig(**options)
+    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`) and any
+    :class:`TrainConfig` option over it; optionally save it to ``output``."""
+    config = make_config(preset, **options)
     device = resolve_device(config.device)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
