@@ -166,10 +166,15 @@ def test_no_pairs_changes_nothing():
 SAMPLING_COUNTS = np.array([50_000, 20_000, 5_000, 1_000, 200, 50, 10, 5])
 
 
-def fused(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1) -> HogwildUpdater:
+def fused_trainer(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1):
     vocab = Vocabulary([f"w{i}" for i in range(len(counts))], counts)
     config = TrainConfig(components=2, dim=4, window=window, subsample=subsample, threads=threads)
-    return HogwildUpdater.from_trainer(Trainer(vocab, config, torch.device("cpu")))
+    t = Trainer(vocab, config, torch.device("cpu"))
+    return t, HogwildUpdater.from_trainer(t)
+
+
+def fused(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1) -> HogwildUpdater:
+    return fused_trainer(counts, window, subsample, threads)[1]
 
 
 def kernel_pairs(updater: HogwildUpdater, tokens: np.ndarray, seed: int, block: int = 0):
@@ -230,13 +235,14 @@ def test_kernel_negatives_follow_unigram_to_the_three_quarters():
 
 
 @pytest.mark.parametrize("threads", [1, 2])
-def test_train_span_trains_each_thread_on_the_pairs_of_its_block(threads):
+def test_train_span_trains_on_the_pairs_of_each_block(threads):
     updater = fused(SAMPLING_COUNTS, subsample=1e-3, threads=threads)
     tokens = np.random.default_rng(4).integers(0, len(SAMPLING_COUNTS), 1_601)
     loss, pairs = updater.train_span(tokens, 0.05, 0.01, seed=9)
     expected = 0
-    for block in range(threads):
-        part = tokens[block * len(tokens) // threads : (block + 1) * len(tokens) // threads]
+    blocks = updater.span_blocks
+    for block in range(blocks):
+        part = tokens[block * len(tokens) // blocks : (block + 1) * len(tokens) // blocks]
         kept, drawn, _ = kernel_pairs(updater, part, 9, block)
         assert len(kept) <= hogwild.CENTRES_PER_ROUND  # one round: its draws all come before its shuffle
         expected += len(drawn)
@@ -269,13 +275,13 @@ def test_train_span_learns_which_words_share_a_topic():
     rng = np.random.default_rng(5)
     topics = rng.integers(0, 2, 2_000)
     tokens = (np.repeat(topics * 10, 20) + rng.integers(0, 10, 40_000)).astype(np.int64)
-    updater = fused(np.full(20, 2_000))
+    t, updater = fused_trainer(np.full(20, 2_000))
     updater.train_span(tokens, 0.05, 0.05, seed=1)
-    def mixtures(table, axis):
-        means, log_variances, logits = (torch.from_numpy(a).unsqueeze(axis) for a in table[:3])
-        return means, log_variances, torch.log_softmax(logits, -1)
-
-    energy = log_expected_likelihood(*mixtures(updater.input, 1), *mixtures(updater.output, 0))  # [word, context]
+    word, context = t.tables["input"], t.tables["output"]
+    energy = log_expected_likelihood(  # [word, context]
+        word.means[:, None], word.log_variances[:, None], word.log_weights()[:, None],
+        context.means[None], context.log_variances[None], context.log_weights()[None],
+    )
     same = torch.from_numpy(np.equal.outer(np.arange(20) // 10, np.arange(20) // 10))
     gap = (energy * same).sum(1) / same.sum(1) - (energy * ~same).sum(1) / (~same).sum(1)
     assert (gap > 0.5 * updater.margin).all(), gap

@@ -4,7 +4,7 @@ The reference path batches pairs, lets autograd differentiate the loss and hands
 row gradients to :class:`~w2gm.optim.RowAdagrad`.  Here numba compiles a loop that, for
 each (word, context) pair in turn, evaluates the hinges of Section 3.3, differentiates
 them by hand and applies Adagrad to the rows the pair touched, straight away.  The pairs
-are cut into one contiguous block per thread and the threads update the shared tables
+are cut into contiguous blocks spread over threads, which update the shared tables
 without locks (Hogwild, Recht et al. 2011, as word2vec does and as the paper's
 "asynchronous gradient descent" does): two threads rarely touch the same row at the same
 moment, and when they do, part of one small update may be lost.
@@ -63,8 +63,11 @@ FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 Array = np.ndarray
 #: A table as the kernels see it: numpy views of means [V,K,D], log_variances [V,K,C],
-#: logits [V,K] and of their three Adagrad sums, in this order.
+#: logits [V,K,1] and of their three Adagrad sums, in this order.
 Table = tuple[Array, Array, Array, Array, Array, Array]
+
+#: Blocks of a span per thread in :meth:`HogwildUpdater.train_span`.
+BLOCKS_PER_THREAD = 8
 
 #: Centres whose pairs a thread draws, shuffles and trains at a time.  Shuffling matters:
 #: in text order a word's pairs follow one another, and one pass over text8_prefix then
@@ -100,7 +103,7 @@ def _gather(
 ) -> None:
     """Copy one row into the pair's scratch: its means, variances a = exp(log a), weights
     p = softmax(s) and their logs."""
-    table_means, table_log_variances, table_logits = table[0], table[1], table[2]
+    table_means, table_log_variances, table_logits, _, _, _ = table
     for k in range(components):
         for d in range(means.shape[2]):
             means[slot, k, d] = table_means[row, k, d]
@@ -108,15 +111,15 @@ def _gather(
             variances[slot, k, c] = math.exp(table_log_variances[row, k, c])
     top = -np.inf
     for k in range(components):
-        top = max(top, table_logits[row, k])
+        top = max(top, table_logits[row, k, 0])
     normaliser = 0.0
     for k in range(components):
-        weights[slot, k] = math.exp(table_logits[row, k] - top)
+        weights[slot, k] = math.exp(table_logits[row, k, 0] - top)
         normaliser += weights[slot, k]
     log_normaliser = math.log(normaliser)
     for k in range(components):
         weights[slot, k] /= normaliser
-        log_weights[slot, k] = table_logits[row, k] - top - log_normaliser
+        log_weights[slot, k] = table_logits[row, k, 0] - top - log_normaliser
 
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
@@ -174,8 +177,8 @@ def _add_log_energy_gradient(
         for j in range(components):
             row += responsibility[i, j]
             column += responsibility[j, i]
-        logits_grad[f, i] += scale * (row - weights[f, i])
-        logits_grad[g, i] += scale * (column - weights[g, i])
+        logits_grad[f, i, 0] += scale * (row - weights[f, i])
+        logits_grad[g, i, 0] += scale * (column - weights[g, i])
     for i in range(components):
         for j in range(components):
             weight = scale * responsibility[i, j]  # d(scale log E) / d xi_ij
@@ -196,27 +199,30 @@ def _add_log_energy_gradient(
 
 @njit(fastmath=FASTMATH, cache=True, inline="always")
 def _adagrad(
+    parameter: Array, sum_squares: Array, gradient: Array, row: int, slot: int, components: int, lr: float,
+    eps: float,
+) -> None:
+    """RowAdagrad on one parameter's row, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
+    lr32 = np.float32(lr)
+    eps32 = np.float32(eps)
+    for k in range(components):
+        for e in range(gradient.shape[2]):
+            g = gradient[slot, k, e]
+            accumulated = sum_squares[row, k, e] + g * g
+            sum_squares[row, k, e] = accumulated
+            parameter[row, k, e] -= lr32 * g / (math.sqrt(accumulated) + eps32)
+
+
+@njit(fastmath=FASTMATH, cache=True, inline="always")
+def _adagrad_slot(
     components: int, table: Table, row: int, slot: int, means_grad: Array, log_variances_grad: Array,
     logits_grad: Array, lr: float, eps: float,
 ) -> None:
-    """RowAdagrad on one row, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
-    lr32 = np.float32(lr)
-    eps32 = np.float32(eps)
-    for parameter, sum_squares, gradient in (
-        (table[0], table[3], means_grad), (table[1], table[4], log_variances_grad)
-    ):
-        for k in range(components):
-            for e in range(gradient.shape[2]):
-                g = gradient[slot, k, e]
-                accumulated = sum_squares[row, k, e] + g * g
-                sum_squares[row, k, e] = accumulated
-                parameter[row, k, e] -= lr32 * g / (math.sqrt(accumulated) + eps32)
-    logits, sum_squares = table[2], table[5]
-    for k in range(components):
-        g = logits_grad[slot, k]
-        accumulated = sum_squares[row, k] + g * g
-        sum_squares[row, k] = accumulated
-        logits[row, k] -= lr32 * g / (math.sqrt(accumulated) + eps32)
+    """Adagrad on the three parameters of one row, from the gradients in scratch slot ``slot``."""
+    means, log_variances, logits, means_sums, log_variances_sums, logits_sums = table
+    _adagrad(means, means_sums, means_grad, row, slot, components, lr, eps)
+    _adagrad(log_variances, log_variances_sums, log_variances_grad, row, slot, components, lr, eps)
+    _adagrad(logits, logits_sums, logits_grad, row, slot, components, lr, eps)
 
 
 @njit(cache=True, inline="always")
@@ -231,7 +237,7 @@ def _scratch(slots: int, components: int, dim: int, columns: int) -> tuple[Array
         np.empty((components, components)),  # ... of a negative
         np.empty((slots, components, dim), dtype=np.float32),  # gradients of the means,
         np.empty((slots, components, columns), dtype=np.float32),  # of the log variances,
-        np.empty((slots, components), dtype=np.float32),  # of the logits
+        np.empty((slots, components, 1), dtype=np.float32),  # of the logits
         np.empty(slots, dtype=np.int64),  # the slot that collects a repeated row's gradient
     )
 
@@ -288,13 +294,13 @@ def _update_pair(
                         means_grad[a, k, d] += means_grad[b, k, d]
                     for c in range(log_variances_grad.shape[2]):
                         log_variances_grad[a, k, c] += log_variances_grad[b, k, c]
-                    logits_grad[a, k] += logits_grad[b, k]
+                    logits_grad[a, k, 0] += logits_grad[b, k, 0]
                 break
     if owner[0] == 0:
-        _adagrad(components, input_table, ids[0], 0, means_grad, log_variances_grad, logits_grad, lr, adagrad_eps)
+        _adagrad_slot(components, input_table, ids[0], 0, means_grad, log_variances_grad, logits_grad, lr, adagrad_eps)
     for s in range(1, slots):
         if owner[s] == s:
-            _adagrad(
+            _adagrad_slot(
                 components, output_table, ids[s], s, means_grad, log_variances_grad, logits_grad, lr, adagrad_eps
             )
     return loss
@@ -497,7 +503,8 @@ def _views(table: MixtureTable, optimizer: RowOptimizer) -> Table:
     for tensor in tensors:
         if tensor.device.type != "cpu" or tensor.dtype != torch.float32 or not tensor.is_contiguous():
             raise W2GMError("the numba backend needs contiguous float32 tables on the CPU")
-    return tuple(t.numpy() for t in tensors)  # type: ignore[return-value]
+    # logits [V, K] are viewed as [V, K, 1] so that all three parameters share one Adagrad loop
+    return tuple(t.numpy().reshape(*t.shape[:2], -1) for t in tensors)  # type: ignore[return-value]
 
 
 class HogwildUpdater:
@@ -527,6 +534,7 @@ class HogwildUpdater:
         self.margin = margin
         self.epsilon = epsilon
         self.threads = threads if threads > 0 else os.cpu_count() or 1
+        self.span_blocks = BLOCKS_PER_THREAD * self.threads
         self.negatives = negatives
         self.sampler = sampler
         if sampler is not None:
@@ -543,12 +551,13 @@ class HogwildUpdater:
         return cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,
                    config.negatives)
 
-    def _blocks(self, length: int, run: Callable[[int, int, int], Any]) -> list[Any]:
-        """``run(block, start, stop)`` for ``self.threads`` contiguous blocks of ``range(length)``,
-        each on its own thread (the kernels release the GIL)."""
-        bounds = [(b, b * length // self.threads, (b + 1) * length // self.threads) for b in range(self.threads)]
+    def _blocks(self, length: int, blocks: int, run: Callable[[int, int, int], Any]) -> list[Any]:
+        """``run(block, start, stop)`` for ``blocks`` contiguous blocks of ``range(length)``, in
+        order, each taken by the next free one of ``self.threads`` threads (the kernels
+        release the GIL)."""
+        bounds = [(b, b * length // blocks, (b + 1) * length // blocks) for b in range(blocks)]
         if self.threads == 1:
-            return [run(*bounds[0])]
+            return [run(*bound) for bound in bounds]
         with ThreadPoolExecutor(self.threads) as pool:
             return list(pool.map(lambda bound: run(*bound), bounds))
 
@@ -563,7 +572,7 @@ class HogwildUpdater:
         centres, contexts, negatives = (
             np.ascontiguousarray(a, dtype=np.int64) for a in (centres, contexts, negatives)
         )
-        losses = self._blocks(len(centres), lambda block, start, stop: _update_block(
+        losses = self._blocks(len(centres), self.threads, lambda block, start, stop: _update_block(
             self.component_ids, self.input, self.output, self.shared, centres, contexts, negatives, start, stop,
             lr_start, lr_end, self.margin, self.epsilon, self.adagrad_eps,
         ))
@@ -571,16 +580,20 @@ class HogwildUpdater:
 
     def train_span(self, ids: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
         """Subsample a span of corpus ids, draw its pairs and negatives and train on them,
-        each thread on its own contiguous part of the span with draws from ``seed``; the
-        rate falls linearly with the centre's place in the span, from ``lr_start`` to
-        ``lr_end`` at its last token.  Returns the summed hinge loss and the pair count.
+        with draws from ``seed``; the rate falls linearly with the centre's place in the
+        span, from ``lr_start`` to ``lr_end`` at its last token.  Returns the summed hinge
+        loss and the pair count.
 
-        The draws follow PairSampler's distributions; PairSampler shuffles the pairs of a
-        whole span, a thread here those of each round of CENTRES_PER_ROUND centres."""
+        The span is cut into ``span_blocks`` contiguous blocks, more than there are threads,
+        each taken by the next free thread: on a machine shared with other work, a thread
+        that gets less time takes fewer blocks instead of keeping the others waiting at the
+        end of the span.  The draws follow PairSampler's distributions; PairSampler shuffles
+        the pairs of a whole span, a block here those of each round of CENTRES_PER_ROUND
+        centres."""
         if self.sampler is None:
             raise W2GMError("train_span needs the trainer's PairSampler")
         tokens = np.ascontiguousarray(ids, dtype=np.int64)
-        results = self._blocks(len(tokens), lambda block, start, stop: _train_block(
+        results = self._blocks(len(tokens), self.span_blocks, lambda block, start, stop: _train_block(
             self.component_ids, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
             self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end, self.margin,
             self.epsilon, self.adagrad_eps, seed, block,
