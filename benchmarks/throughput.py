@@ -1,0 +1,277 @@
+"""CPU training throughput of w2gm's paths against gensim's skip-gram on the same text
+(issue 4: items 1, 2 and the CPU half of 5).
+
+    python benchmarks/throughput.py                        # 500k tokens of text8_prefix, 3 runs
+    python benchmarks/throughput.py --tokens 2000000 --runs 5 --methods gensim numba
+    python benchmarks/throughput.py --quality              # WS-353 Spearman, numba vs torch, 3 seeds
+
+Methods, all at the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5, one
+negative, Adagrad from 0.05 to 1e-5 over one pass):
+
+* ``torch``        the reference path, ``Trainer.fit`` (autograd, batches of 4096 pairs);
+* ``numba-pairs``  PairSampler's shuffled pairs, trained by ``HogwildUpdater.update``;
+* ``numba``        ``HogwildUpdater.train_span``: sampling and training fused per thread;
+* ``gensim``       Word2Vec skip-gram, dim 50, window 10, sample 1e-5, negative 1.
+
+Raw tokens are the whitespace tokens of the text, before min-count and subsampling (what
+gensim reports as raw words): every method reads the same ones, so the ratio of their
+rates is the ratio of their training times.  Pairs are (word, context) pairs trained; for
+gensim, which does not count them, the expectation (window + 1) per word left after
+subsampling.  Only training is timed: reading and encoding the text, building gensim's
+vocabulary and compiling the numba kernel are not.
+
+Every run is a fresh process, so its peak resident memory (interpreter and libraries
+included) is its own.  The machine may be shared, so runs are interleaved: round r runs
+each method once, in an order rotated by r, and medians over rounds are reported.  gensim
+is imported from this interpreter when it has it, otherwise installed once with pip into
+a virtual environment of its own under ~/.cache/w2gm-benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+from typing import Any
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "corpus" / "text8_prefix.gz"
+METHODS = ("gensim", "numba", "numba-pairs", "torch")
+#: gensim's longest sentence; the text is written in lines of this many tokens so that
+#: its sentence ends (where windows stop) are as rare as they can be
+LINE_TOKENS = 10_000
+GENSIM_VENV = Path.home() / ".cache" / "w2gm-benchmark" / "gensim-venv"
+WS353 = "similarity/EN-WS-353-ALL.txt"
+
+
+# ------------------------------------------------------------------ workers (one per process)
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def run_gensim(text: Path, threads: int, seed: int) -> dict[str, Any]:
+    from gensim.models.word2vec import LineSentence, Word2Vec
+
+    sentences = list(LineSentence(str(text), max_sentence_length=LINE_TOKENS))
+    model = Word2Vec(
+        vector_size=50, window=10, sample=1e-5, negative=1, hs=0, sg=1, min_count=5, workers=threads,
+        epochs=1, seed=seed,
+    )
+    model.build_vocab(sentences)
+    start = time.perf_counter()
+    effective, raw = model.train(sentences, total_examples=len(sentences), epochs=1)
+    seconds = time.perf_counter() - start
+    # each kept word has on average 2 E[b] = window + 1 contexts, b uniform on 1..window
+    return {"seconds": seconds, "raw_tokens": raw, "pairs": effective * (model.window + 1), "loss": None}
+
+
+def make_trainer(text: Path, workdir: str, threads: int, seed: int) -> tuple[Any, Any]:
+    """The encoded text and a fresh Trainer (w2gm is imported here: gensim's interpreter
+    need not have it)."""
+    import torch
+
+    from w2gm import corpus
+    from w2gm.config import TrainConfig
+    from w2gm.train import Trainer
+
+    encoded = corpus.encode([text], workdir, min_count=5)
+    config = TrainConfig(epochs=1, threads=threads, seed=seed)
+    return encoded, Trainer(encoded.vocab, config, torch.device("cpu"))
+
+
+def run_w2gm(method: str, text: Path, threads: int, seed: int) -> tuple[dict[str, Any], Any]:
+    """Train one pass with ``method``; returns the figures and the trained Trainer."""
+    import numpy as np
+    import torch
+
+    from w2gm.hogwild import HogwildUpdater
+    from w2gm.train import learning_rate
+
+    with tempfile.TemporaryDirectory(prefix="w2gm-bench-") as workdir:
+        encoded, trainer = make_trainer(text, workdir, threads, seed)
+        ids = np.asarray(encoded.ids)
+        if method == "torch":
+            torch.set_num_threads(threads)  # as ``w2gm train --threads`` does
+            summary = trainer.fit(ids, progress=False)
+            figures = {"seconds": summary["seconds"], "pairs": summary["pairs"],
+                       "loss": summary["mean_loss"]}
+            return figures | {"raw_tokens": encoded.raw_tokens}, trainer
+        # numba's threads do the parallel work; torch only draws PairSampler's pairs, and
+        # a second pool of spinning OpenMP threads would compete with numba's for the cores
+        torch.set_num_threads(1)
+        # compile the kernels (or load them from numba's cache) on a spare trainer, untimed
+        spare = HogwildUpdater.from_trainer(type(trainer)(trainer.vocab, trainer.config, trainer.device))
+        sample = ids[:1000].astype(np.int64)  # the dtype Trainer.spans gives
+        spare.train_span(sample, 0.05, 0.05, 0)
+        spare.update(sample[:10], sample[10:20], sample[20:30, None], 0.05, 0.05)
+        updater = HogwildUpdater.from_trainer(trainer)
+        config = trainer.config
+        done = pairs = 0
+        loss = 0.0
+        start = time.perf_counter()
+        for span in trainer.spans(ids):
+            lr_start = learning_rate(config, done / len(ids))
+            lr_end = learning_rate(config, (done + len(span)) / len(ids))
+            if method == "numba":
+                seed = int(torch.randint(0, 2**62, (), generator=trainer.generator))
+                span_loss, span_pairs = updater.train_span(span.numpy(), lr_start, lr_end, seed)
+            else:
+                centres, contexts = trainer.sampler.pairs(span)
+                negatives = trainer.sampler.negatives(len(centres), config.negatives)
+                span_loss = updater.update(
+                    centres.numpy(), contexts.numpy(), negatives.numpy(), lr_start, lr_end
+                )
+                span_pairs = len(centres)
+            loss += span_loss
+            pairs += span_pairs
+            done += len(span)
+        seconds = time.perf_counter() - start
+        figures = {"seconds": seconds, "raw_tokens": encoded.raw_tokens, "pairs": pairs,
+                   "loss": loss / max(pairs * config.negatives, 1)}
+        return figures, trainer
+
+
+def ws353_spearman(trainer: Any, summary: dict[str, Any]) -> float:
+    from w2gm.evaluate.catalogue import bundled_data_dir
+
+    model = trainer.model(summary)
+    _, spearman, _ = model.evaluate_word_pairs(bundled_data_dir() / WS353)
+    return float(spearman[0])
+
+
+def worker(args: argparse.Namespace) -> None:
+    if args.worker == "gensim":
+        figures = run_gensim(args.text, args.threads, args.seed)
+    else:
+        figures, trainer = run_w2gm(args.worker, args.text, args.threads, args.seed)
+        if args.quality:
+            figures["ws353"] = ws353_spearman(trainer, figures)
+    print(json.dumps(figures | {"method": args.worker, "peak_rss_mib": peak_rss_mib()}))
+
+
+# ------------------------------------------------------------------ the driver
+
+
+def gensim_python() -> str:
+    """An interpreter that has gensim: this one, or a virtual environment made for it."""
+    probe = subprocess.run([sys.executable, "-c", "import gensim"], capture_output=True)
+    if probe.returncode == 0:
+        return sys.executable
+    python = GENSIM_VENV / "bin" / "python"
+    if not python.exists():
+        print(f"gensim is not installed here; installing it into {GENSIM_VENV}", file=sys.stderr)
+        venv.create(GENSIM_VENV, with_pip=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "gensim"], check=True)
+    return str(python)
+
+
+def write_text(corpus: Path, tokens: int | None, path: Path) -> int:
+    """The first ``tokens`` tokens of ``corpus`` (all when None) as plain text; returns their count."""
+    from w2gm.corpus import iter_token_blocks
+
+    written = 0
+    with open(path, "w", encoding="utf-8") as out:
+        pending: list[str] = []
+        for block in iter_token_blocks(corpus):
+            pending.extend(block[: None if tokens is None else tokens - written - len(pending)])
+            while len(pending) >= LINE_TOKENS:
+                out.write(" ".join(pending[:LINE_TOKENS]) + "\n")
+                written += LINE_TOKENS
+                pending = pending[LINE_TOKENS:]
+            if tokens is not None and written + len(pending) >= tokens:
+                break
+        if pending:
+            out.write(" ".join(pending) + "\n")
+            written += len(pending)
+    return written
+
+
+def run_one(method: str, text: Path, threads: int, seed: int, quality: bool) -> dict[str, Any]:
+    python = gensim_python() if method == "gensim" else sys.executable
+    command = [python, __file__, "--worker", method, "--text", str(text), "--threads", str(threads),
+               "--seed", str(seed)] + (["--quality"] if quality else [])
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{method} run failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def median(runs: list[dict[str, Any]], key: str) -> float:
+    return statistics.median(r[key] for r in runs)
+
+
+def throughput(args: argparse.Namespace, text: Path) -> None:
+    results: dict[str, list[dict[str, Any]]] = {m: [] for m in args.methods}
+    for round_ in range(args.runs):
+        order = args.methods[round_ % len(args.methods):] + args.methods[: round_ % len(args.methods)]
+        for method in order:
+            figures = run_one(method, text, args.threads, round_ + 1, quality=False)
+            figures["tokens_per_s"] = figures["raw_tokens"] / figures["seconds"]
+            figures["pairs_per_s"] = figures["pairs"] / figures["seconds"]
+            results[method].append(figures)
+            print(f"  round {round_ + 1} {method:12s} {figures['tokens_per_s']:>12,.0f} tokens/s "
+                  f"{figures['pairs_per_s']:>12,.0f} pairs/s  {figures['seconds']:7.2f} s", file=sys.stderr)
+    gensim_rate = median(results["gensim"], "tokens_per_s") if "gensim" in results else None
+    print(f"\n{results[args.methods[0]][0]['raw_tokens']:,} raw tokens of {args.corpus.name}, "
+          f"{args.threads} threads, medians of {args.runs} interleaved runs")
+    print(f"{'method':12s} {'raw tokens/s':>14s} {'pairs/s':>14s} {'peak MiB':>9s} {'mean loss':>10s} "
+          f"{'x gensim':>9s}")
+    for method, runs in results.items():
+        rate = median(runs, "tokens_per_s")
+        loss = "" if runs[0]["loss"] is None else f"{median(runs, 'loss'):.4f}"
+        ratio = "" if gensim_rate is None else f"{rate / gensim_rate:.3f}"
+        pairs = median(runs, "pairs_per_s")
+        estimated = "~" if method == "gensim" else " "
+        print(f"{method:12s} {rate:>14,.0f} {estimated}{pairs:>13,.0f} {median(runs, 'peak_rss_mib'):>9.0f} "
+              f"{loss:>10s} {ratio:>9s}")
+
+
+def quality(args: argparse.Namespace, text: Path) -> None:
+    methods = [m for m in args.methods if m != "gensim"]
+    scores: dict[str, list[float]] = {m: [] for m in methods}
+    for seed in range(1, args.seeds + 1):
+        for method in methods:
+            figures = run_one(method, text, args.threads, seed, quality=True)
+            scores[method].append(figures["ws353"])
+            print(f"  seed {seed} {method:12s} WS-353 Spearman {figures['ws353']:.4f}", file=sys.stderr)
+    print(f"\nWS-353 Spearman (max cosine) after one pass over {args.corpus.name}, {args.seeds} seeds")
+    for method, values in scores.items():
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        print(f"{method:12s} mean {statistics.mean(values):.4f}  sd {spread:.4f}  "
+              f"({', '.join(f'{v:.4f}' for v in values)})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="text to train on (plain, gz, bz2 or xz)")
+    parser.add_argument("--tokens", type=int, default=500_000, help="raw token budget (throughput runs)")
+    parser.add_argument("--runs", type=int, default=3, help="interleaved rounds; medians are reported")
+    parser.add_argument("--threads", type=int, default=2, help="threads (gensim workers) per method")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--quality", action="store_true",
+                        help="instead: WS-353 Spearman of the w2gm methods on the whole corpus")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per method with --quality")
+    parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--text", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    with tempfile.TemporaryDirectory(prefix="w2gm-throughput-") as tmp:
+        text = Path(tmp) / "text.txt"
+        count = write_text(args.corpus, None if args.quality else args.tokens, text)
+        print(f"{count:,} tokens of {args.corpus} in {text}", file=sys.stderr)
+        (quality if args.quality else throughput)(args, text)
+
+
+if __name__ == "__main__":
+    main()
