@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from planted import AMBIGUOUS, write_two_sense_corpus
+from planted import AMBIGUOUS, PLANTED, write_two_sense_corpus
 
 import w2gm
 from w2gm.config import TrainConfig
@@ -115,8 +115,6 @@ def planted_corpus(tmp_path_factory):
     return write_two_sense_corpus(tmp_path_factory.mktemp("planted") / "two_senses.txt")
 
 
-# one thread: the same floating-point order, so the same model, on every machine
-PLANTED = dict(epochs=4, min_count=1, subsample=0, window=5, dim=20, batch_size=1024, lr=0.05, seed=1, threads=1)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,39 @@
+"""The explorer's API on a model trained from text (the planted two-sense corpus)."""
+
+import pytest
+from fastapi.testclient import TestClient
+from planted import AMBIGUOUS, PLANTED, write_two_sense_corpus
+
+import w2gm
+from w2gm.explorer.app import create_app
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    corpus = write_two_sense_corpus(tmp_path_factory.mktemp("explorer") / "two_senses.txt")
+    model = w2gm.train(corpus, components=2, **PLANTED)
+    with TestClient(create_app(model)) as test_client:
+        yield test_client
+
+
+def topic(key: str) -> str:
+    return key.split(":")[0].rstrip("0123456789")
+
+
+def test_trained_ambiguous_word_shows_one_card_per_sense(client):
+    response = client.get(f"/api/word/{AMBIGUOUS}", params={"k": 5})
+    assert response.status_code == 200
+    cards = response.json()["components"]
+    assert len(cards) == 2
+    senses = []
+    for card in cards:
+        topics = [topic(n["key"]) for n in card["neighbours"]]
+        senses.append(max(set(topics), key=topics.count))
+    assert sorted(senses) == ["money", "river"]
+
+
+def test_trained_model_pair_and_errors(client):
+    pair = client.get("/api/pair", params={"a": AMBIGUOUS, "b": "river3"})
+    assert pair.status_code == 200
+    missing = client.get("/api/word/banc")
+    assert missing.status_code == 404 and AMBIGUOUS in str(missing.json())
