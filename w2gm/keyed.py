@@ -97,7 +97,7 @@ class KeyedMixtures:
     def mixtures(self, ids: Tensor | np.ndarray | list[int]) -> measures.Mixtures:
         """The ``(means, log_variances, log_weights)`` of the given word ids, batched."""
         ids = torch.as_tensor(ids, dtype=torch.long)
-        return (self.input.means[ids], self.input.log_variances[ids], self.input.log_weights()[ids])
+        return (self.input.means[ids], self.input.log_variances[ids], torch.log_softmax(self.input.logits[ids], -1))
 
     # ------------------------------------------------------------- queries
     def similarity(self, a: str, b: str, measure: str = "max_cosine") -> float:

@@ -14,7 +14,9 @@ from torch import Tensor
 
 
 class RowOptimizer(Protocol):
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float) -> None: ...
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float) -> None:
+        """Update ``rows`` (unique ids) of parameter ``name``; ``grad`` may be overwritten."""
+        ...
 
     def state_dict(self) -> dict[str, Tensor]: ...
 
