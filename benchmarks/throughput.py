@@ -3,7 +3,8 @@
 
     python benchmarks/throughput.py                        # 500k tokens of text8_prefix, 3 runs
     python benchmarks/throughput.py --tokens 2000000 --runs 5 --methods gensim numba
-    python benchmarks/throughput.py --quality              # WS-353 Spearman, numba vs torch, 3 seeds
+    python benchmarks/throughput.py --quality              # WS-353 Spearman, one pass, 3 seeds
+    python benchmarks/throughput.py --quality --preset small --epochs 10 --methods numba torch
 
 Methods, all at the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5, one
 negative, Adagrad from 0.05 to 1e-5 over one pass):
@@ -73,22 +74,22 @@ def run_gensim(text: Path, threads: int, seed: int) -> dict[str, Any]:
     return {"seconds": seconds, "raw_tokens": raw, "pairs": effective * (model.window + 1), "loss": None}
 
 
-def make_trainer(text: Path, workdir: str, threads: int, seed: int) -> tuple[Any, Any]:
+def make_trainer(args: argparse.Namespace, workdir: str) -> tuple[Any, Any]:
     """The encoded text and a fresh Trainer (w2gm is imported here: gensim's interpreter
     need not have it)."""
     import torch
 
     from w2gm import corpus
-    from w2gm.config import TrainConfig
+    from w2gm.config import make_config
     from w2gm.train import Trainer
 
-    encoded = corpus.encode([text], workdir, min_count=5)
-    config = TrainConfig(epochs=1, threads=threads, seed=seed)
+    config = make_config(args.preset, epochs=args.epochs, threads=args.threads, seed=args.seed)
+    encoded = corpus.encode([args.text], workdir, config.min_count)
     return encoded, Trainer(encoded.vocab, config, torch.device("cpu"))
 
 
-def run_w2gm(method: str, text: Path, threads: int, seed: int) -> tuple[dict[str, Any], Any]:
-    """Train one pass with ``method``; returns the figures and the trained Trainer."""
+def run_w2gm(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """Train with the worker's method; returns the figures and the trained Trainer."""
     import numpy as np
     import torch
 
@@ -96,14 +97,15 @@ def run_w2gm(method: str, text: Path, threads: int, seed: int) -> tuple[dict[str
     from w2gm.train import learning_rate
 
     with tempfile.TemporaryDirectory(prefix="w2gm-bench-") as workdir:
-        encoded, trainer = make_trainer(text, workdir, threads, seed)
+        encoded, trainer = make_trainer(args, workdir)
         ids = np.asarray(encoded.ids)
-        if method == "torch":
-            torch.set_num_threads(threads)  # as ``w2gm train --threads`` does
+        config = trainer.config
+        if args.worker == "torch":
+            torch.set_num_threads(config.threads)  # as ``w2gm train --threads`` does
             summary = trainer.fit(ids, progress=False)
             figures = {"seconds": summary["seconds"], "pairs": summary["pairs"],
                        "loss": summary["mean_loss"]}
-            return figures | {"raw_tokens": encoded.raw_tokens}, trainer
+            return figures | {"raw_tokens": encoded.raw_tokens * config.epochs}, trainer
         # numba's threads do the parallel work; torch only draws PairSampler's pairs, and
         # a second pool of spinning OpenMP threads would compete with numba's for the cores
         torch.set_num_threads(1)
@@ -113,14 +115,15 @@ def run_w2gm(method: str, text: Path, threads: int, seed: int) -> tuple[dict[str
         spare.train_span(sample, 0.05, 0.05, 0)
         spare.update(sample[:10], sample[10:20], sample[20:30, None], 0.05, 0.05)
         updater = HogwildUpdater.from_trainer(trainer)
-        config = trainer.config
+        total = len(ids) * config.epochs
         done = pairs = 0
         loss = 0.0
         start = time.perf_counter()
-        for span in trainer.spans(ids):
-            lr_start = learning_rate(config, done / len(ids))
-            lr_end = learning_rate(config, (done + len(span)) / len(ids))
-            if method == "numba":
+        for span in (span for _ in range(config.epochs) for span in trainer.spans(ids)):
+            # the reference's schedule, counted in corpus tokens (Trainer.fit)
+            lr_start = learning_rate(config, done / total)
+            lr_end = learning_rate(config, (done + len(span)) / total)
+            if args.worker == "numba":
                 seed = int(torch.randint(0, 2**62, (), generator=trainer.generator))
                 span_loss, span_pairs = updater.train_span(span.numpy(), lr_start, lr_end, seed)
             else:
@@ -134,7 +137,7 @@ def run_w2gm(method: str, text: Path, threads: int, seed: int) -> tuple[dict[str
             pairs += span_pairs
             done += len(span)
         seconds = time.perf_counter() - start
-        figures = {"seconds": seconds, "raw_tokens": encoded.raw_tokens, "pairs": pairs,
+        figures = {"seconds": seconds, "raw_tokens": encoded.raw_tokens * config.epochs, "pairs": pairs,
                    "loss": loss / max(pairs * config.negatives, 1)}
         return figures, trainer
 
@@ -151,7 +154,7 @@ def worker(args: argparse.Namespace) -> None:
     if args.worker == "gensim":
         figures = run_gensim(args.text, args.threads, args.seed)
     else:
-        figures, trainer = run_w2gm(args.worker, args.text, args.threads, args.seed)
+        figures, trainer = run_w2gm(args)
         if args.quality:
             figures["ws353"] = ws353_spearman(trainer, figures)
     print(json.dumps(figures | {"method": args.worker, "peak_rss_mib": peak_rss_mib()}))
@@ -194,10 +197,12 @@ def write_text(corpus: Path, tokens: int | None, path: Path) -> int:
     return written
 
 
-def run_one(method: str, text: Path, threads: int, seed: int, quality: bool) -> dict[str, Any]:
+def run_one(
+    method: str, text: Path, threads: int, seed: int, quality: bool, preset: str = "paper", epochs: int = 1
+) -> dict[str, Any]:
     python = gensim_python() if method == "gensim" else sys.executable
     command = [python, __file__, "--worker", method, "--text", str(text), "--threads", str(threads),
-               "--seed", str(seed)] + (["--quality"] if quality else [])
+               "--seed", str(seed), "--preset", preset, "--epochs", str(epochs)] + (["--quality"] if quality else [])
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"{method} run failed:\n{done.stderr[-4000:]}")
@@ -239,10 +244,14 @@ def quality(args: argparse.Namespace, text: Path) -> None:
     scores: dict[str, list[float]] = {m: [] for m in methods}
     for seed in range(1, args.seeds + 1):
         for method in methods:
-            figures = run_one(method, text, args.threads, seed, quality=True)
+            # the reference's result does not depend on its thread count, and one thread keeps
+            # its OpenMP pool from spinning against other work on a shared machine
+            threads = 1 if method == "torch" else args.threads
+            figures = run_one(method, text, threads, seed, True, args.preset, args.epochs)
             scores[method].append(figures["ws353"])
             print(f"  seed {seed} {method:12s} WS-353 Spearman {figures['ws353']:.4f}", file=sys.stderr)
-    print(f"\nWS-353 Spearman (max cosine) after one pass over {args.corpus.name}, {args.seeds} seeds")
+    print(f"\nWS-353 Spearman (max cosine), preset {args.preset}, {args.epochs} epoch(s) over "
+          f"{args.corpus.name}, {args.seeds} seeds")
     for method, values in scores.items():
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         print(f"{method:12s} mean {statistics.mean(values):.4f}  sd {spread:.4f}  "
@@ -259,6 +268,8 @@ def main() -> None:
     parser.add_argument("--quality", action="store_true",
                         help="instead: WS-353 Spearman of the w2gm methods on the whole corpus")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per method with --quality")
+    parser.add_argument("--preset", default="paper", help="training preset with --quality (paper or small)")
+    parser.add_argument("--epochs", type=int, default=1, help="passes over the corpus with --quality")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
     parser.add_argument("--text", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)

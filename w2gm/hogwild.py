@@ -76,8 +76,8 @@ BLOCKS_PER_THREAD = 8
 CENTRES_PER_ROUND = 1024
 
 # Every helper is inlined into the two block functions (inline="always"): a call to a
-# compiled function takes a reference to each array it is passed, an atomic write to the
-# array's header, which the threads would otherwise fight over for the shared tables.
+# compiled function that is not inlined takes a reference to each array it is passed, an
+# atomic write to the array's header, on every call: per pair, a dozen for the tables.
 
 
 def _static_length(values: tuple) -> int:
@@ -171,6 +171,7 @@ def _add_log_energy_gradient(
     """Add ``scale`` times the gradient of log E(f, g) (module docstring) to the gradient
     buffers of slots f and g, given r_ij from :func:`_log_energy`."""
     per_column = means.shape[2] // columns
+    # d log E / d s_i = sum_j r_ij - p_i, and for g's logits the column sums of r
     for i in range(components):
         row = 0.0
         column = 0.0
@@ -192,6 +193,7 @@ def _add_log_energy_gradient(
                     squared += difference * difference
                     means_grad[f, i, d] -= step * difference
                     means_grad[g, j, d] += step * difference
+                # d xi_ij / d S_ijc; times a_ic (or b_jc) it is the log-variance gradient
                 d_xi_d_sum = 0.5 * (squared / variance_sum - per_column) / variance_sum
                 log_variances_grad[f, i, c] += weight * d_xi_d_sum * variances[f, i, c]
                 log_variances_grad[g, j, c] += weight * d_xi_d_sum * variances[g, j, c]
