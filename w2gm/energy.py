@@ -47,17 +47,10 @@ def partial_log_energies(
         log_variances_f.exp().unsqueeze(-2) + log_variances_g.exp().unsqueeze(-3) + epsilon
     )  # [..., K_f, K_g, C]
     log_det = variance_sum.log().sum(-1) * _per_dimension_count(means_f, log_variances_f)
-    if variance_sum.shape[-1] == 1:
-        # spherical: |mu_f - mu_g|^2 = |mu_f|^2 + |mu_g|^2 - 2 mu_f.mu_g needs no [K_f, K_g, D] tensor
-        squared_distance = (
-            means_f.square().sum(-1).unsqueeze(-1)
-            + means_g.square().sum(-1).unsqueeze(-2)
-            - 2 * means_f @ means_g.transpose(-1, -2)
-        ).clamp_min(0)
-        mahalanobis = squared_distance / variance_sum.squeeze(-1)
-    else:
-        difference = means_f.unsqueeze(-2) - means_g.unsqueeze(-3)  # [..., K_f, K_g, D]
-        mahalanobis = (difference.square() / variance_sum).sum(-1)
+    # the difference itself, not |mu_f|^2 + |mu_g|^2 - 2 mu_f.mu_g, which cancels badly when
+    # two means are close (as a word's components are at the start of training)
+    difference = means_f.unsqueeze(-2) - means_g.unsqueeze(-3)  # [..., K_f, K_g, D]
+    mahalanobis = (difference.square() / variance_sum).sum(-1)
     return -0.5 * (log_det + dim * math.log(2 * math.pi) + mahalanobis)
 
 
