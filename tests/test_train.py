@@ -102,9 +102,12 @@ def test_initialisation_follows_a2():
     assert diagonal.log_variances.shape == (3, 2, 5)
 
 
-def test_training_ends_at_the_learning_rate_floor_and_counts_every_token(tmp_path):
+@pytest.mark.parametrize("backend", ["torch", "numba"])
+def test_training_ends_at_the_learning_rate_floor_and_counts_every_token(tmp_path, backend):
     corpus = write_two_sense_corpus(tmp_path / "c.txt", sentences=300)
-    model = w2gm.train(corpus, epochs=3, min_count=1, subsample=0, batch_size=64, lr_min=1e-4)
+    # spans of 500 tokens: the schedule crosses many spans and epochs
+    model = w2gm.train(corpus, epochs=3, min_count=1, subsample=0, batch_size=64, lr_min=1e-4,
+                       span_tokens=500, backend=backend, threads=1)
     tokens = len(corpus.read_text().split())
     assert model.training["tokens"] == 3 * tokens
     assert model.training["final_lr"] == pytest.approx(1e-4)
@@ -115,11 +118,12 @@ def planted_corpus(tmp_path_factory):
     return write_two_sense_corpus(tmp_path_factory.mktemp("planted") / "two_senses.txt")
 
 
-
-
-@pytest.fixture(scope="module")
-def planted_models(planted_corpus):
-    return {k: w2gm.train(planted_corpus, components=k, **PLANTED) for k in (1, 2)}
+@pytest.fixture(scope="module", params=["torch", "numba"])
+def planted_models(planted_corpus, request):
+    """Both engines must recover the planted senses: the reference and the compiled one."""
+    models = {k: w2gm.train(planted_corpus, components=k, backend=request.param, **PLANTED) for k in (1, 2)}
+    assert all(m.training["backend"] == request.param for m in models.values())
+    return models
 
 
 def sense_of(model, key, topn=5):

@@ -8,6 +8,7 @@ are raised as :class:`W2GMError` and printed as one line, exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
@@ -35,17 +36,28 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .train import TrainingInterrupted, train
 
     options = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
-    model = train(args.corpus or None, output=args.output, progress=not args.quiet, preset=args.preset, **options)
+    try:
+        model = train(
+            args.corpus or None, output=args.output or (None if args.resume else "model.w2gm"),
+            progress=not args.quiet, preset=args.preset,
+            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
+            allow_config_change=args.allow_config_change, **options,
+        )
+    except TrainingInterrupted as stopped:
+        print(f"w2gm: {stopped}", file=sys.stderr)
+        return 130
+    if os.environ.get("RANK", "0") != "0":
+        return 0
     t = model.training
     replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
     print(
         f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
         f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
-        f"saved {args.output}"
+        f"saved {t['output']}"
     )
     return 0
 
@@ -62,13 +74,35 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
         "corpus", nargs="*", metavar="CORPUS",
         help="text files or directories; plain, .gz, .bz2 or .xz (default: the bundled sample)",
     )
-    parser.add_argument("-o", "--output", default="model.w2gm", help="model file to write (default: %(default)s)")
+    parser.add_argument(
+        "-o", "--output", default=None,
+        help="model file to write (default: model.w2gm, or the resumed run's own)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
-        "--preset", choices=tuple(PRESETS), default="paper",
+        "--checkpoint-dir", metavar="DIR", default=None,
+        help="where the run keeps its corpus ids and checkpoints until the model is saved "
+        "(default: OUTPUT.checkpoint)",
+    )
+    parser.add_argument(
+        "--checkpoint-every", metavar="EVERY", default="10min",
+        help="save the training state this often: a time (30s, 10min, 2h) or a number of steps "
+        "(500steps; a step is a span of --span-tokens tokens); Ctrl-C and SIGTERM also save one "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--resume", metavar="DIR", default=None,
+        help="continue the run whose checkpoint directory is DIR, on its corpus and options",
+    )
+    parser.add_argument(
+        "--allow-config-change", action="store_true",
+        help="with --resume: go on with the options given now where they differ from the run's",
+    )
+    parser.add_argument(
+        "--preset", choices=tuple(PRESETS), default=None,
         help="option set under your flags: 'paper' is A.2 as published (for billions of tokens); "
         + "'small' sets " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in PRESETS["small"].items())
-        + " for corpora of a few million tokens (default: %(default)s)",
+        + " for corpora of a few million tokens (default: paper)",
     )
     _add_config_options(parser)
     parser.set_defaults(run=_run_train)

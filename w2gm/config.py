@@ -56,6 +56,15 @@ class TrainConfig:
     )
     batch_size: int = option(4096, "(word, context) pairs per update")
     # execution
+    backend: Literal["auto", "torch", "numba", "triton"] = option(
+        "auto", "update engine: numba (compiled Hogwild loop, CPU), triton (fused kernel, CUDA) or torch "
+        "(the readable reference, any device); auto picks numba on the CPU and triton on a GPU",
+        choices=("auto", "torch", "numba", "triton"),
+    )
+    span_tokens: int = option(
+        0, "corpus tokens per span, the unit of work between progress reports, model synchronisation "
+        "across ranks and checkpoints (0: 1M on the CPU, 16M on a GPU, 256k for the torch backend on the CPU)"
+    )
     device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N")
     threads: int = option(0, "CPU threads for PyTorch (0: all cores)")
     seed: int = option(1, "random seed for initialisation and sampling")
@@ -65,6 +74,8 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise W2GMError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if self.span_tokens < 0:
+            raise W2GMError(f"--span-tokens must be >= 0, got {self.span_tokens}")
         if self.negatives < 1:
             raise W2GMError(f"--negatives must be at least 1, got {self.negatives}")
         if self.min_count < 1:
@@ -79,7 +90,7 @@ class TrainConfig:
             raise W2GMError(f"--initial-variance must be positive, got {self.initial_variance}")
         if self.subsample < 0:
             raise W2GMError(f"--subsample must be >= 0, got {self.subsample}")
-        for name in ("covariance", "optimizer", "encoding_errors"):
+        for name in ("covariance", "optimizer", "encoding_errors", "backend"):
             allowed = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in allowed:
                 flag = "--" + name.replace("_", "-")
@@ -95,6 +106,10 @@ class TrainConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+#: Options that change how a run executes but not what it computes: a resumed run may
+#: change them freely.
+EXECUTION_FIELDS = frozenset({"backend", "span_tokens", "device", "threads"})
 
 #: Named sets of options, applied under the user's own.  "paper" is A.2 as published,
 #: for billions of tokens.  "small" is what a corpus of a few million tokens needs: more

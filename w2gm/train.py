@@ -1,20 +1,29 @@
 """Training: the max-margin loss on the expected likelihood kernel, the learning-rate
-schedule and the loop over the corpus.
+schedule and the loop over the corpus, with checkpoints and several ranks.
 
-This is the reference path: the loss is written in plain torch and differentiated by
-autograd on the rows a batch gathers, and the optimiser updates only those rows.
+The corpus is trained span by span (``--span-tokens`` ids at a time).  A span goes to an
+update engine: the reference written here in plain torch (autograd on the rows a batch
+gathers, an optimiser that updates only those rows), or one of the compiled engines with
+the same loss, sampling and schedule, :mod:`w2gm.hogwild` (numba, CPU) and
+:mod:`w2gm.triton_update` (Triton, CUDA).  Between spans the loop reports progress,
+merges the ranks' models (:mod:`w2gm.distributed`), checks for divergence and writes
+checkpoints (:mod:`w2gm.checkpoint`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import importlib.util
 import math
 import os
+import signal
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -22,8 +31,9 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import corpus as corpus_module
-from . import optim
-from .config import TrainConfig, make_config
+from . import distributed, optim
+from .checkpoint import CheckpointDir, CheckpointSchedule, Position
+from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood
 from .errors import W2GMError
 from .keyed import KeyedMixtures
@@ -32,6 +42,17 @@ from .sampling import PairSampler
 from .vocab import Vocabulary
 
 CorpusArg = str | os.PathLike | Iterable[str | os.PathLike] | None
+
+#: Options a resumed run can never change: they shape the tables or the corpus.
+FIXED_ON_RESUME = ("components", "dim", "covariance", "separate_output", "min_count", "max_vocab", "lowercase",
+                   "encoding_errors", "optimizer")
+
+
+class SpanUpdater(Protocol):
+    def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
+        """Subsample the span, draw its pairs and negatives from ``seed`` and train on them,
+        the rate falling linearly from ``lr_start`` to ``lr_end``; returns (summed loss, pairs)."""
+        ...
 
 
 def max_margin_loss(
@@ -94,13 +115,110 @@ class Gathered:
         return rows, summed
 
 
-class Trainer:
-    """Parameters, optimiser state and the update step; the corpus loop is :meth:`fit`."""
+class ReferenceUpdater:
+    """The torch engine: a span's pairs in shuffled batches of ``batch_size``, each one
+    :meth:`Trainer.step`, the rate falling linearly from batch to batch."""
 
-    def __init__(self, vocab: Vocabulary, config: TrainConfig, device: torch.device) -> None:
+    def __init__(self, trainer: Trainer) -> None:
+        self.trainer = trainer
+
+    def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
+        trainer, config = self.trainer, self.trainer.config
+        trainer.generator.manual_seed(seed)
+        centres, contexts = trainer.sampler.pairs(ids.to(trainer.device, torch.long))
+        batches = math.ceil(len(centres) / config.batch_size)
+        loss = torch.zeros((), device=trainer.device)
+        for b in range(batches):
+            lr = lr_start + (lr_end - lr_start) * (b + 1) / batches
+            batch = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            negatives = trainer.sampler.negatives(len(centres[batch]), config.negatives)
+            loss += trainer.step(centres[batch], contexts[batch], negatives, lr)
+        return float(loss), len(centres)
+
+
+def resolve_backend(config: TrainConfig, device: torch.device) -> str:
+    """The engine ``--backend`` names, or for ``auto`` the fastest one that can run here."""
+    compiled = {"numba": "cpu", "triton": "cuda"}
+    if config.backend == "auto":
+        if config.optimizer != "adagrad":
+            return "torch"
+        if device.type == "cpu":
+            return "numba"
+        has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.triton_update"))
+        return "triton" if has_triton else "torch"
+    if config.backend in compiled:
+        if device.type != compiled[config.backend]:
+            raise W2GMError(f"--backend {config.backend} runs on {compiled[config.backend]}, not on {device}")
+        if config.optimizer != "adagrad":
+            raise W2GMError(f"--backend {config.backend} implements Adagrad only: use --optimizer adagrad")
+    return config.backend
+
+
+def make_updater(trainer: Trainer, backend: str) -> SpanUpdater:
+    if backend == "numba":
+        from .hogwild import HogwildUpdater
+
+        return HogwildUpdater.from_trainer(trainer)
+    if backend == "triton":
+        from .triton_update import TritonUpdater
+
+        return TritonUpdater.from_trainer(trainer)
+    return ReferenceUpdater(trainer)
+
+
+def span_seed(seed: int, rank: int, epoch: int, start: int) -> int:
+    """The seed of the span starting at ``start`` of this rank's shard: a pure function of
+    the run's place, so that a resumed run draws what an uninterrupted one would."""
+    return int(np.random.SeedSequence([seed, rank, epoch, start]).generate_state(2, np.uint32).view(np.uint64)[0]
+               >> np.uint64(1))
+
+
+@dataclass
+class Checkpointing:
+    directory: CheckpointDir
+    schedule: CheckpointSchedule
+    output: str | None
+
+
+class TrainingInterrupted(W2GMError):
+    """Ctrl-C or SIGTERM: a checkpoint was saved and the run can be resumed."""
+
+
+class _StopRequest:
+    """Turns the first SIGINT or SIGTERM into a request to stop at the end of the span;
+    a second SIGINT interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.requested = False
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopRequest:
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+class Trainer:
+    """Parameters, optimiser state and the update engine; the corpus loop is :meth:`fit`."""
+
+    def __init__(self, vocab: Vocabulary, config: TrainConfig, device: torch.device,
+                 group: distributed.Group | None = None) -> None:
         self.vocab = vocab
         self.config = config
         self.device = device
+        self.group = group or distributed.Group()
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         init_generator = torch.Generator(device=device)
@@ -121,9 +239,20 @@ class Trainer:
         self.sampler = PairSampler(
             vocab, config.window, config.subsample, config.negative_power, self.generator, device
         )
+        self.backend = resolve_backend(config, device)
+        self.span_tokens = config.span_tokens or (
+            1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
+        )
+        self._updater: SpanUpdater | None = None
+
+    @property
+    def updater(self) -> SpanUpdater:
+        if self._updater is None:  # built on first use: a compiled engine takes seconds to load
+            self._updater = make_updater(self, self.backend)
+        return self._updater
 
     def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float) -> Tensor:
-        """One update on a batch of pairs; returns the summed hinge loss (a 0-d tensor)."""
+        """One reference update on a batch of pairs; returns the summed hinge loss (0-d)."""
         batch, per_pair = negatives.shape
         output_ids = torch.cat([contexts, negatives.flatten()])
         if self.config.separate_output:
@@ -148,77 +277,167 @@ class Trainer:
                     self.optimizers[name].step(p, rows, gradient, lr)
         return loss.detach()
 
-    def spans(self, ids: np.ndarray) -> Iterator[Tensor]:
-        """The corpus in spans of int64 ids on the device.  On a GPU the whole id array is
-        copied there once; on the CPU each span is read from the memory map."""
-        chunk = 1 << 24 if self.device.type == "cuda" else 1 << 20
-        if self.device.type == "cuda":
-            resident = torch.from_numpy(np.ascontiguousarray(ids)).to(self.device)
-            for start in range(0, len(ids), chunk):
-                yield resident[start : start + chunk].long()
-        else:
-            for start in range(0, len(ids), chunk):
-                yield torch.from_numpy(ids[start : start + chunk].astype(np.int64))
+    # ---------------------------------------------------------------- state
 
-    def fit(self, ids: np.ndarray, progress: bool = True) -> dict[str, Any]:
-        """Train for ``config.epochs`` passes over ``ids``; returns a summary of the run."""
-        config = self.config
-        total = len(ids) * config.epochs
-        done = 0.0
-        steps = pairs = 0
-        loss_sum = torch.zeros((), device=self.device)
-        recent_loss, recent_pairs = 0.0, 0
-        lr = config.lr
-        bar = tqdm(total=total, unit="tok", unit_scale=True, disable=not progress, dynamic_ncols=True)
-        start_time = last_report = time.monotonic()
-        for epoch in range(config.epochs):
-            for span in self.spans(ids):
-                centres, contexts = self.sampler.pairs(span)
-                batches = max(1, math.ceil(len(centres) / config.batch_size))
-                for b in range(batches):
-                    # progress counts corpus tokens, the same unit as ``total``, so the last
-                    # step of the run uses exactly lr_min
-                    progress_after = done + len(span) * (b + 1) / batches
-                    lr = learning_rate(config, progress_after / total)
-                    sl = slice(b * config.batch_size, (b + 1) * config.batch_size)
-                    if sl.start < len(centres):
-                        count = len(centres[sl])
-                        negatives = self.sampler.negatives(count, config.negatives)
-                        loss_sum += self.step(centres[sl], contexts[sl], negatives, lr)
-                        steps += 1
-                        pairs += count
-                        recent_pairs += count
-                    bar.update(round(progress_after) - round(done + len(span) * b / batches))
-                    now = time.monotonic()
-                    if now - last_report > 0.5:
-                        last_report = now
-                        value = float(loss_sum)
-                        self._check_finite(value, steps, epoch)
-                        loss_now = (value - recent_loss) / max(recent_pairs * config.negatives, 1)
-                        recent_loss, recent_pairs = value, 0
-                        bar.set_postfix(loss=f"{loss_now:.4f}", lr=f"{lr:.2e}", epoch=epoch + 1, refresh=False)
-                done += len(span)
-        final_loss = float(loss_sum)
-        self._check_finite(final_loss, steps, config.epochs - 1)
-        bar.close()
-        seconds = time.monotonic() - start_time
-        return {
-            "tokens": int(total),
-            "pairs": int(pairs),
-            "steps": int(steps),
-            "seconds": seconds,
-            "tokens_per_second": total / max(seconds, 1e-9),
-            "mean_loss": final_loss / max(pairs * config.negatives, 1),
-            "final_lr": lr,
-        }
+    def state(self) -> dict[str, Tensor]:
+        """Every tensor a checkpoint holds: parameters and optimiser state of each table."""
+        state: dict[str, Tensor] = {}
+        for name, table in self.tables.items():
+            state |= {f"{name}.{p}": t for p, t in table.parameters().items()}
+            state |= {f"{name}.optimizer.{k}": t for k, t in self.optimizers[name].state_dict().items()}
+        return state
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        expected = self.state()
+        if set(state) != set(expected) or any(state[k].shape != t.shape for k, t in expected.items()):
+            raise W2GMError("checkpoint tensors do not match this model's shapes")
+        for name, table in self.tables.items():
+            for p, t in table.parameters().items():
+                t.copy_(state[f"{name}.{p}"])
+            prefix = f"{name}.optimizer."
+            self.optimizers[name].load_state_dict(
+                {k[len(prefix):]: v.to(self.device) for k, v in state.items() if k.startswith(prefix)}
+            )
+
+    def _finite(self) -> bool:
+        sums = [t.sum() for table in self.tables.values() for t in table.parameters().values()]
+        return bool(torch.stack(sums).isfinite().all())
+
+    def _averager(self) -> distributed.ModelAverager:
+        parameters = [t for table in self.tables.values() for t in table.parameters().values()]
+        accumulators = [
+            t for opt in self.optimizers.values() for k, t in opt.state_dict().items() if k.startswith("sum_squares")
+        ]
+        if self.group.active and self.config.optimizer != "adagrad":
+            raise W2GMError("training on several ranks supports --optimizer adagrad only")
+        return distributed.ModelAverager(self.group, parameters, accumulators)
+
+    # ---------------------------------------------------------------- the loop
 
     @staticmethod
-    def _check_finite(loss: float, steps: int, epoch: int) -> None:
-        if not math.isfinite(loss):
-            raise W2GMError(
-                f"training diverged: the loss became {loss} by step {steps} (epoch {epoch + 1}); "
-                "try a lower --lr"
-            )
+    def _resume_offsets(position: Position, sizes: list[int], length: int) -> list[int]:
+        """Where each rank's shard starts this epoch: as saved when the world size is the
+        same, else the saved share of the epoch, applied to every new shard."""
+        if len(position.offsets) == len(sizes):
+            return list(position.offsets)
+        return [position.epoch_tokens * size // length for size in sizes]
+
+    def _save_checkpoint(self, checkpointing: Checkpointing | None, position: Position) -> None:
+        if checkpointing is not None and self.group.is_main:
+            checkpointing.directory.save(self.state(), self.config.to_dict(), position, checkpointing.output)
+
+    def _divergence_message(self, loss: float, position: Position, epoch: int,
+                            checkpointing: Checkpointing | None) -> str:
+        what = f"the loss became {loss}" if not math.isfinite(loss) else "a parameter became NaN or infinite"
+        message = (f"training diverged: {what} in epoch {epoch + 1}, after {position.tokens:,} tokens; "
+                   "lower --lr")
+        if checkpointing is not None and checkpointing.directory.has_state():
+            where = checkpointing.directory.path
+            message += (f"; the last good checkpoint is kept in {where}: "
+                        f"w2gm train --resume {where} --lr RATE --allow-config-change")
+        return message
+
+    def _interrupt_message(self, position: Position, total: int, checkpointing: Checkpointing | None) -> str:
+        where = checkpointing.directory.path if checkpointing is not None else "?"
+        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%); "
+                f"checkpoint saved in {where}; continue with: w2gm train --resume {where}")
+
+    def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
+        """On a GPU the whole id array is copied there once; on the CPU spans are read from
+        the memory map as they come."""
+        if self.device.type == "cuda":
+            return torch.from_numpy(np.ascontiguousarray(ids)).to(self.device)
+        return ids
+
+    def _span(self, data: np.ndarray | Tensor, start: int, stop: int) -> Tensor:
+        if isinstance(data, Tensor):
+            return data[start:stop]
+        return torch.from_numpy(np.array(data[start:stop], dtype=np.int64))
+
+    def fit(
+        self,
+        ids: np.ndarray,
+        progress: bool = True,
+        position: Position | None = None,
+        checkpointing: Checkpointing | None = None,
+    ) -> dict[str, Any]:
+        """Train for ``config.epochs`` passes over ``ids`` (each rank its shard), from
+        ``position`` if given; returns a summary of the run."""
+        config, group = self.config, self.group
+        length, span = len(ids), self.span_tokens
+        shards = [group.shard(length, r) for r in range(group.world_size)]
+        sizes = [stop - start for start, stop in shards]
+        position = position or Position()
+        offsets = self._resume_offsets(position, sizes, length)
+        total = length * config.epochs
+        data = self._corpus_on_device(ids)
+        averager = self._averager()
+        bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
+                   disable=not (progress and group.is_main), dynamic_ncols=True)
+        session_tokens, session_start, earlier_seconds = 0, time.monotonic(), position.seconds
+        last_checkpoint, spans_since = time.monotonic(), 0
+        lr = learning_rate(config, position.tokens / total)
+        with _StopRequest(enabled=checkpointing is not None) as stop:
+            for epoch in range(position.epoch, config.epochs):
+                spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))
+                for j in range(spans):
+                    bounds = [
+                        (min(size, off + j * span), min(size, off + (j + 1) * span))
+                        for size, off in zip(sizes, offsets, strict=True)
+                    ]
+                    begin, end = bounds[group.rank]
+                    size = sizes[group.rank]
+                    lr = learning_rate(config, (epoch * size + end) / (size * config.epochs))
+                    loss, pairs = 0.0, 0
+                    if end > begin:
+                        lr_start = learning_rate(config, (epoch * size + begin) / (size * config.epochs))
+                        shard_start = shards[group.rank][0]
+                        loss, pairs = self.updater.train_span(
+                            self._span(data, shard_start + begin, shard_start + end), lr_start, lr,
+                            span_seed(config.seed, group.rank, epoch, begin),
+                        )
+                    averager.merge()
+                    due = group.is_main and checkpointing is not None and checkpointing.schedule.due(
+                        last_checkpoint, spans_since + 1)
+                    loss, pairs, stops, due = group.sum([loss, pairs, float(stop.requested), float(due)])
+                    trained = sum(b - a for a, b in bounds)
+                    position.tokens += trained
+                    position.epoch_tokens += trained
+                    position.pairs += int(pairs)
+                    position.loss += loss
+                    position.offsets = [b for _, b in bounds]
+                    session_tokens += trained
+                    spans_since += 1
+                    if not (math.isfinite(loss) and self._finite()):
+                        raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
+                    bar.update(trained)
+                    bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
+                                    epoch=epoch + 1, refresh=False)
+                    if stops or due:
+                        position.seconds = earlier_seconds + time.monotonic() - session_start
+                        self._save_checkpoint(checkpointing, position)
+                        last_checkpoint, spans_since = time.monotonic(), 0
+                    if stops:
+                        bar.close()
+                        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
+                position.epoch, position.epoch_tokens = epoch + 1, 0
+                offsets = [0] * group.world_size
+                position.offsets = list(offsets)
+        bar.close()
+        session_seconds = time.monotonic() - session_start
+        position.seconds = earlier_seconds + session_seconds
+        seconds = position.seconds
+        return {
+            "tokens": int(position.tokens),
+            "pairs": int(position.pairs),
+            "spans": int(config.epochs * math.ceil(max(sizes) / span)),
+            "seconds": seconds,
+            "tokens_per_second": session_tokens / max(session_seconds, 1e-9),
+            "mean_loss": position.loss / max(position.pairs * config.negatives, 1),
+            "final_lr": lr,
+            "backend": self.backend,
+            "world_size": group.world_size,
+        }
 
     def model(self, training: dict[str, Any]) -> KeyedMixtures:
         return KeyedMixtures(
@@ -239,35 +458,123 @@ def _corpus_paths(corpus: CorpusArg) -> list[str | os.PathLike]:
     return paths or [corpus_module.sample_corpus_path()]
 
 
+def resumed_config(saved: dict[str, Any], preset: str | None, options: dict[str, Any],
+                   allow_change: bool) -> TrainConfig:
+    """The saved config with the options given now; changes other than how the run
+    executes need ``allow_change``, and the shape of the model and corpus never changes."""
+    base = TrainConfig.from_dict(saved)
+    requested = {**(PRESETS[preset] if preset else {}), **options}
+    make_config(preset or "paper", **options)  # the same checks as a new run
+    changed = {k: v for k, v in requested.items() if getattr(base, k) != v and k not in EXECUTION_FIELDS}
+    described = ", ".join(f"--{k.replace('_', '-')} {getattr(base, k)} -> {v}" for k, v in changed.items())
+    fixed = [k for k in changed if k in FIXED_ON_RESUME]
+    if fixed:
+        raise W2GMError(f"--resume: {described}: a resumed run cannot change "
+                        f"{', '.join('--' + k.replace('_', '-') for k in fixed)}; start a new run instead")
+    if changed and not allow_change:
+        raise W2GMError(f"--resume: the run was started with other options ({described}); "
+                        "give --allow-config-change to go on with the new ones")
+    return dataclasses.replace(base, **requested)
+
+
+def _prepare_corpus(
+    group: distributed.Group, directory: CheckpointDir, corpus: CorpusArg, config: TrainConfig
+) -> corpus_module.EncodedCorpus:
+    """Rank 0 reads the text into the checkpoint directory; the other ranks wait and then
+    map the same ids (several hosts need the directory on a shared filesystem)."""
+    failure: str | None = None
+    encoded = None
+    if group.is_main:
+        try:
+            directory.prepare()
+            encoded = corpus_module.encode(
+                _corpus_paths(corpus), directory.path, config.min_count, config.max_vocab,
+                config.lowercase, config.encoding_errors,
+            )
+            directory.write_corpus(encoded)
+        except W2GMError as error:
+            failure = str(error)
+    failure = group.share(failure)  # type: ignore[assignment]
+    if failure is not None:
+        raise W2GMError(failure)
+    return encoded if encoded is not None else directory.read_corpus()
+
+
 def train(
     corpus: CorpusArg = None,
     *,
     output: str | os.PathLike | None = None,
     progress: bool = False,
-    preset: str = "paper",
+    preset: str | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    checkpoint_every: str | None = "10min",
+    resume: str | os.PathLike | None = None,
+    allow_config_change: bool = False,
     **options: Any,
 ) -> KeyedMixtures:
     """Train a model on text files (a path, a directory, or a list of them; ``None`` takes the
-    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`) and any
-    :class:`TrainConfig` option over it; optionally save it to ``output``."""
-    config = make_config(preset, **options)
-    device = resolve_device(config.device)
+    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`, default "paper") and any
+    :class:`TrainConfig` option over it; optionally save it to ``output``.
+
+    The run keeps its corpus ids and checkpoints in ``checkpoint_dir`` (default
+    ``OUTPUT.checkpoint``; a temporary directory without ``output``), saving one every
+    ``checkpoint_every`` (``"30s"``, ``"10min"``, ``"500steps"``, None: only on Ctrl-C or
+    SIGTERM) and deleting the directory once the model is saved.  ``resume`` continues the
+    run whose checkpoint directory it names.  Under torchrun every rank calls this; rank 0
+    reads the corpus and writes the checkpoints and the model.
+    """
+    saved = None
+    if resume is not None:
+        if corpus is not None and _corpus_paths(corpus) != [corpus_module.sample_corpus_path()]:
+            raise W2GMError("--resume continues on the corpus saved with the checkpoint; give no CORPUS")
+        directory = CheckpointDir(resume)
+        saved = directory.load()
+        config = resumed_config(saved.config, preset, options, allow_config_change)
+        output = output if output is not None else saved.output
+    else:
+        config = make_config(preset or "paper", **options)
+    schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
+    group, device_name = distributed.init(config.device)
+    device = resolve_device(device_name)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    if output is not None:
+    if output is not None and group.is_main:
         check_writable(output)
-    with tempfile.TemporaryDirectory(prefix="w2gm-") as workdir:
-        encoded = corpus_module.encode(
-            _corpus_paths(corpus), workdir, config.min_count, config.max_vocab,
-            config.lowercase, config.encoding_errors,
-        )
-        trainer = Trainer(encoded.vocab, config, device)
-        summary = trainer.fit(encoded.ids, progress=progress)
+    temporary = None
+    if saved is None:
+        if checkpoint_dir is None and output is None:
+            temporary = tempfile.TemporaryDirectory(prefix="w2gm-")
+            checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
+        directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
+    try:
+        encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config)
+        trainer = Trainer(encoded.vocab, config, device, group)
+        position = None
+        if saved is not None:
+            trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
+            position = saved.position
+        checkpointing = Checkpointing(directory, schedule, None if output is None else str(output))
+        summary = trainer.fit(encoded.ids, progress=progress, position=position,
+                              checkpointing=None if temporary is not None else checkpointing)
+    except TrainingInterrupted:
+        raise
+    except W2GMError:
+        # nothing half-made is left behind, but a checkpoint is the user's work: keep it
+        if group.is_main and not directory.has_state():
+            directory.remove()
+        raise
+    finally:
+        distributed.finish(group)
     summary |= {"raw_tokens": encoded.raw_tokens, "replaced_bytes": encoded.replaced_bytes,
-                "vocab_size": len(encoded.vocab), "device": str(device)}
+                "vocab_size": len(encoded.vocab), "device": str(device),
+                "output": None if output is None else str(output)}
     model = trainer.model(summary)
-    if output is not None:
-        model.save(output)
+    if group.is_main:
+        if output is not None:
+            model.save(output)
+        directory.remove()
+    if temporary is not None:
+        temporary.cleanup()
     return model
 
 
