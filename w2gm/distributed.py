@@ -136,3 +136,5 @@ class ModelAverager:
             dist.all_reduce(change)
             current.copy_(snapshot + change)
             snapshot.copy_(current)
+        if self.parameters[0].is_cuda:  # NCCL works on a stream: wait, so that the merge is timed whole
+            torch.cuda.synchronize()

@@ -375,6 +375,7 @@ class Trainer:
         bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
                    disable=not (progress and group.is_main), dynamic_ncols=True)
         session_tokens, session_start, earlier_seconds = 0, time.monotonic(), position.seconds
+        merge_seconds = 0.0
         last_checkpoint, spans_since = time.monotonic(), 0
         lr = learning_rate(config, position.tokens / total)
         with _StopRequest(enabled=checkpointing is not None) as stop:
@@ -396,7 +397,9 @@ class Trainer:
                             self._span(data, shard_start + begin, shard_start + end), lr_start, lr,
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
+                    merge_start = time.monotonic()
                     averager.merge()
+                    merge_seconds += time.monotonic() - merge_start
                     due = group.is_main and checkpointing is not None and checkpointing.schedule.due(
                         last_checkpoint, spans_since + 1)
                     loss, pairs, stops, due = group.sum([loss, pairs, float(stop.requested), float(due)])
@@ -437,6 +440,8 @@ class Trainer:
             "final_lr": lr,
             "backend": self.backend,
             "world_size": group.world_size,
+            "merge_seconds": merge_seconds,
+            "session_seconds": session_seconds,
         }
 
     def model(self, training: dict[str, Any]) -> KeyedMixtures:
