@@ -179,8 +179,8 @@ def test_user_files_in_any_delimiter_with_or_without_header(tmp_path, text):
     "text, line, message",
     [
         ("cat dog 7.5\ncar automobile\n", 2, "expected two words and a score"),
-        ("cat dog 7.5\n\ncar automobile high\n", 3, "is not a number"),
-        ("cat dog 7.5\ncar automobile nan\n", 2, "is not a number"),
+        ("cat dog 7.5\n\ncar automobile high\n", 3, "is not a finite number"),
+        ("cat dog 7.5\ncar automobile nan\n", 2, "is not a finite number"),
         ("a b 1\nc d 2\n\xff\xfe 3\n", 3, "not UTF-8"),
     ],
 )

@@ -1,10 +1,17 @@
 """The model file: exact round trip, atomic writes, and clear errors on bad files."""
 
+import errno
+import io
 import json
+import os
+import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
 
 import w2gm
 from w2gm import modelfile
@@ -25,6 +32,18 @@ def random_model(covariance="spherical", with_output=True, seed=0):
                             torch.randn(6, 2, generator=g))
 
     return KeyedMixtures(vocab, table(), table() if with_output else None, {"dim": 4}, {"tokens": 12})
+
+
+def model_parts(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and the metadata of a model file, to write back changed."""
+    data = path.read_bytes()
+    size = int.from_bytes(data[:8], "little")
+    return safetensors_load(data), json.loads(data[8 : 8 + size])["__metadata__"]
+
+
+def write_parts(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> Path:
+    path.write_bytes(safetensors_save(tensors, metadata=metadata))
+    return path
 
 
 @pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
@@ -71,33 +90,133 @@ def test_foreign_and_newer_files_are_rejected(tmp_path):
         w2gm.load(text)
     path = tmp_path / "m.w2gm"
     random_model().save(path)
-    data = bytearray(path.read_bytes())
-    size = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + size])
-    header["__metadata__"]["format_version"] = str(modelfile.FORMAT_VERSION + 1)
-    encoded = json.dumps(header, separators=(",", ":")).encode().ljust(size)
-    assert len(encoded) == size
-    newer = tmp_path / "newer.w2gm"
-    newer.write_bytes(bytes(data[:8]) + encoded + bytes(data[8 + size :]))
+    tensors, metadata = model_parts(path)
+    newer_version = {"format_version": str(modelfile.FORMAT_VERSION + 1)}
+    newer = write_parts(tmp_path / "newer.w2gm", tensors, metadata | newer_version)
     with pytest.raises(ModelFileError, match="newer than this w2gm reads"):
         w2gm.load(newer)
     with pytest.raises(ModelFileError, match="no such model file"):
         w2gm.load(tmp_path / "absent.w2gm")
 
 
-def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch):
+def _set(name: str, index: tuple[int, ...], value: float):
+    def damage(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+        tensors[name][index] = value
+
+    return damage
+
+
+def _replace(name: str, value: torch.Tensor | str | None):
+    def damage(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+        target = metadata if isinstance(value, str) else tensors
+        if value is None:
+            del target[name]
+        else:
+            target[name] = value
+
+    return damage
+
+
+def _repeat_first_word(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> None:
+    words = ["rock", "rock", "jazz", "naïve", "日本", "a:b"]
+    tensors["vocab.utf8"] = torch.tensor(list("".join(words).encode()), dtype=torch.uint8)
+    tensors["vocab.offsets"] = torch.tensor(np.cumsum([0] + [len(w.encode()) for w in words]))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (_set("input.means", (0, 0, 0), float("nan")), "input.means holds values that are not finite"),
+        (_set("output.log_variances", (5, 1, 0), float("inf")), "output.log_variances holds values that are not"),
+        (_set("vocab.offsets", (-1,), 10_000), "vocabulary offsets do not cut the word list"),
+        (_set("vocab.utf8", (0,), 0xFF), "a word is not UTF-8"),
+        (_repeat_first_word, "a word occurs twice"),
+        (_replace("vocab.offsets", torch.arange(7.0)), "vocab.offsets is torch.float32 of 1 dimension"),
+        (_replace("input.logits", None), "no tensor input.logits"),
+        (_replace("input.log_variances", torch.zeros(6, 2)), "input.log_variances is torch.float32 of 2 dimension"),
+        (_replace("input.means", torch.zeros(5, 2, 4)), "input parameter shapes do not match a 6-word vocabulary"),
+        (_replace("output.logits", torch.zeros(6, 3)), "output parameter shapes do not match"),
+        (_replace("config", "[1, 2]"), "the config record is not a JSON object"),
+        (_replace("format_version", "one"), "unreadable format version 'one'"),
+    ],
+)
+def test_damaged_contents_are_model_file_errors_naming_the_damage(tmp_path, damage, message):
+    path = tmp_path / "m.w2gm"
+    random_model().save(path)
+    tensors, metadata = model_parts(path)
+    damage(tensors, metadata)
+    write_parts(path, tensors, metadata)
+    with pytest.raises(ModelFileError, match=message) as error:
+        w2gm.load(path)
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_a_foreign_file_is_refused_from_its_header_without_reading_the_rest(tmp_path):
+    """A corpus given where a model belongs may be gigabytes: it is refused from its first bytes."""
+    corpus = tmp_path / "corpus.txt"
+    with open(corpus, "wb") as handle:
+        handle.write(b"the cat sat on the mat ")
+        handle.truncate(64 << 20)  # sparse: 64 MB on paper, no disk used
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="not a w2gm model file"):
+            w2gm.load(corpus)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
+
+
+class _FullDiskWriter(io.BufferedWriter):
+    """Writes the first kilobyte, then fails as a full disk does."""
+
+    def write(self, data) -> int:
+        super().write(bytes(data)[:1024])
+        self.flush()
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _fail(*args, **kwargs):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+@pytest.mark.parametrize(
+    "function, replacement",
+    [
+        ("fdopen", lambda fd, mode: _FullDiskWriter(io.FileIO(fd, "wb"))),
+        ("fsync", _fail),
+        ("replace", _fail),
+    ],
+    ids=["write", "fsync", "rename"],
+)
+def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch, function, replacement):
     path = tmp_path / "m.w2gm"
     random_model(seed=1).save(path)
     before = path.read_bytes()
-
-    def full_disk(*args, **kwargs):
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(modelfile.os, "fsync", full_disk)
-    with pytest.raises(W2GMError, match="No space left on device"):
+    monkeypatch.setattr(modelfile.os, function, replacement)
+    with pytest.raises(W2GMError) as error:
         random_model(seed=2).save(path)
+    assert str(error.value) == f"cannot write {path}: No space left on device"
+    monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.w2gm"]  # no temporary file left behind
+
+
+def test_an_interrupted_save_leaves_no_temporary_file(tmp_path):
+    path = tmp_path / "m.w2gm"
+    with pytest.raises(KeyboardInterrupt), modelfile.atomic_writer(path) as handle:
+        handle.write(b"half a model")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        random_model().save(tmp_path / "m.w2gm")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "m.w2gm").stat().st_mode & 0o777 == 0o644
 
 
 def test_keyed_queries(tmp_path):

@@ -8,18 +8,22 @@ Layout (format version 1)::
     vocab.utf8, vocab.offsets                           words as one UTF-8 blob + [V+1] offsets
     __metadata__: format="w2gm", format_version, config (JSON), training (JSON)
 
-Writes are atomic: a temporary file in the same directory is written, fsynced and renamed
-over the target, so a crash or a full disk leaves any previous file intact.
+Writes are atomic (:func:`atomic_writer`), so a crash or a full disk leaves any previous
+file intact.  Reading checks the header before the tensors, and every tensor's type, shape
+and values before the model is built: a damaged or foreign file is a :class:`ModelFileError`
+naming the file, never another exception and never a silently wrong model.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -27,12 +31,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
-from .errors import ModelFileError, W2GMError
+from .errors import ModelFileError, W2GMError, os_reason
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .vocab import Vocabulary
 
 FORMAT_NAME = "w2gm"
 FORMAT_VERSION = 1
+#: safetensors refuses longer headers; a file announcing one is not a model.
+MAX_HEADER_BYTES = 100_000_000
 
 
 @dataclass
@@ -44,25 +50,33 @@ class ModelContents:
     training: dict[str, Any] = field(default_factory=dict)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+@contextmanager
+def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` through: what is written replaces ``path`` (fsynced,
+    then renamed over it) only when the ``with`` block ends without error, so readers see
+    either the old file or the whole new one.  A failed write (a full disk, say) removes the
+    temporary file and raises :class:`W2GMError` naming ``path`` and the reason."""
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    if not path.name:
+        raise W2GMError(f"cannot write {path}: not a file name")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:  # created as open() would create it: mode 0o666 less the umask
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
-        raise W2GMError(f"cannot write {path}: {error.strerror or error}") from None
+        raise W2GMError(f"cannot write {path}: {os_reason(error)}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except OSError as error:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise W2GMError(f"cannot write {path}: {error.strerror or error}") from None
+        os.replace(temporary, path)
+    except BaseException as error:
+        temporary.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise W2GMError(f"cannot write {path}: {os_reason(error)}") from None
+        raise
     try:  # make the rename itself durable
-        dir_fd = os.open(directory, os.O_RDONLY)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
         finally:
@@ -71,18 +85,18 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         pass
 
 
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
 def _encode_words(words: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     encoded = [word.encode("utf-8") for word in words]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum([len(e) for e in encoded], out=offsets[1:])
     blob = np.frombuffer(b"".join(encoded), dtype=np.uint8).copy()
     return torch.from_numpy(blob), torch.from_numpy(offsets)
-
-
-def _decode_words(blob: torch.Tensor, offsets: torch.Tensor) -> list[str]:
-    data = blob.numpy().tobytes()
-    bounds = offsets.tolist()
-    return [data[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def to_bytes(contents: ModelContents) -> bytes:
@@ -110,23 +124,28 @@ def save(path: str | os.PathLike, contents: ModelContents) -> None:
     atomic_write_bytes(path, to_bytes(contents))
 
 
-def _read_metadata(data: bytes, path: str) -> dict[str, str]:
-    """Parse the safetensors header ourselves to check the format before loading tensors."""
-    if len(data) < 8:
-        raise ModelFileError(f"{path}: not a w2gm model file (only {len(data)} bytes)")
-    header_size = int.from_bytes(data[:8], "little")
-    if header_size <= 0 or header_size > len(data) - 8:
+def _corrupt(path: str, detail: str) -> ModelFileError:
+    return ModelFileError(f"{path}: corrupt model file ({detail})")
+
+
+def _read_metadata(handle: BinaryIO, size: int, path: str) -> dict[str, str]:
+    """The header's metadata, checked to be a w2gm model of a version this code reads before
+    any tensor data is read, so a foreign file of any size is refused at once."""
+    if size < 8:
+        raise ModelFileError(f"{path}: not a w2gm model file (only {size} bytes)")
+    header_size = int.from_bytes(handle.read(8), "little")
+    if not 0 < header_size <= min(size - 8, MAX_HEADER_BYTES):
         raise ModelFileError(f"{path}: not a w2gm model file, or truncated (bad header length)")
     try:
-        header = json.loads(data[8 : 8 + header_size])
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        header = json.loads(handle.read(header_size))
+    except (ValueError, RecursionError):  # not UTF-8, not JSON, or absurdly nested
         raise ModelFileError(f"{path}: not a w2gm model file (unreadable header)") from None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a w2gm model file (a safetensors file of another kind)")
     try:
         version = int(metadata.get("format_version", ""))
-    except ValueError:
+    except (ValueError, TypeError):
         raise ModelFileError(f"{path}: unreadable format version {metadata.get('format_version')!r}") from None
     if version > FORMAT_VERSION:
         raise ModelFileError(
@@ -136,48 +155,88 @@ def _read_metadata(data: bytes, path: str) -> dict[str, str]:
     return metadata
 
 
+def _tensor(tensors: dict[str, torch.Tensor], name: str, dtypes: tuple[torch.dtype, ...], ndim: int,
+            path: str) -> torch.Tensor:
+    if name not in tensors:
+        raise _corrupt(path, f"no tensor {name}")
+    tensor = tensors[name]
+    if tensor.dtype not in dtypes or tensor.ndim != ndim:
+        raise _corrupt(path, f"{name} is {tensor.dtype} of {tensor.ndim} dimension(s)")
+    return tensor
+
+
+def _read_vocab(tensors: dict[str, torch.Tensor], path: str) -> Vocabulary:
+    blob = _tensor(tensors, "vocab.utf8", (torch.uint8,), 1, path).numpy().tobytes()
+    offsets = _tensor(tensors, "vocab.offsets", (torch.int64,), 1, path).numpy()
+    counts = _tensor(tensors, "vocab.counts", (torch.int64,), 1, path).numpy()
+    if len(offsets) != len(counts) + 1 or offsets[0] != 0 or offsets[-1] != len(blob) or (np.diff(offsets) < 0).any():
+        raise _corrupt(path, "vocabulary offsets do not cut the word list into as many words as there are counts")
+    try:
+        bounds = offsets.tolist()
+        words = [blob[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    except UnicodeDecodeError:
+        raise _corrupt(path, "a word is not UTF-8") from None
+    vocab = Vocabulary(words, counts)
+    if len(vocab.index) != len(vocab):
+        raise _corrupt(path, "a word occurs twice in the vocabulary")
+    return vocab
+
+
+def _read_table(tensors: dict[str, torch.Tensor], prefix: str, size: int, path: str) -> MixtureTable:
+    floating = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+    means, log_variances, logits = (
+        _tensor(tensors, f"{prefix}.{name}", floating, ndim, path).float()
+        for name, ndim in zip(PARAMETER_NAMES, (3, 3, 2), strict=True)
+    )
+    words, components, dim = means.shape
+    if not (
+        words == size
+        and components >= 1
+        and dim >= 1
+        and log_variances.shape[:2] == means.shape[:2]
+        and log_variances.shape[2] in (1, dim)
+        and logits.shape == means.shape[:2]
+    ):
+        raise _corrupt(path, f"{prefix} parameter shapes do not match a {size}-word vocabulary")
+    for name, value in zip(PARAMETER_NAMES, (means, log_variances, logits), strict=True):
+        if not torch.isfinite(value).all():
+            raise _corrupt(path, f"{prefix}.{name} holds values that are not finite")
+    return MixtureTable(means, log_variances, logits)
+
+
+def _read_json_object(metadata: dict[str, str], key: str, path: str) -> dict[str, Any]:
+    try:
+        value = json.loads(metadata.get(key, "{}"))
+    except (ValueError, TypeError, RecursionError):
+        value = None
+    if not isinstance(value, dict):
+        raise _corrupt(path, f"the {key} record is not a JSON object")
+    return value
+
+
 def load(path: str | os.PathLike) -> ModelContents:
     path_str = str(path)
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            metadata = _read_metadata(handle, os.fstat(handle.fileno()).st_size, path_str)
+            handle.seek(0)
+            data = handle.read()
     except FileNotFoundError:
         raise ModelFileError(f"{path_str}: no such model file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path_str}: is a directory, not a model file") from None
     except OSError as error:
-        raise ModelFileError(f"{path_str}: cannot read: {error.strerror or error}") from None
-    metadata = _read_metadata(data, path_str)
+        raise ModelFileError(f"{path_str}: cannot read: {os_reason(error)}") from None
     try:
         tensors = safetensors_load(data)
     except SafetensorError as error:
         raise ModelFileError(f"{path_str}: truncated or corrupt model file ({error})") from None
-    try:
-        words = _decode_words(tensors["vocab.utf8"], tensors["vocab.offsets"])
-        vocab = Vocabulary(words, tensors["vocab.counts"].numpy())
-        tables = {
-            prefix: MixtureTable(*(tensors[f"{prefix}.{name}"] for name in PARAMETER_NAMES))
-            for prefix in ("input", "output")
-            if f"{prefix}.means" in tensors
-        }
-        config = json.loads(metadata["config"])
-        training = json.loads(metadata.get("training", "{}"))
-        contents = ModelContents(vocab, tables["input"], tables.get("output"), config, training)
-    except (KeyError, ValueError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"{path_str}: corrupt model file ({error})") from None
-    _check_shapes(contents, path_str)
-    return contents
-
-
-def _check_shapes(contents: ModelContents, path: str) -> None:
-    size = len(contents.vocab)
-    for table in filter(None, (contents.input, contents.output)):
-        means, log_variances, logits = table.means, table.log_variances, table.logits
-        ok = (
-            means.ndim == 3
-            and means.shape[0] == size
-            and log_variances.shape[:2] == means.shape[:2]
-            and log_variances.shape[2] in (1, means.shape[2])
-            and tuple(logits.shape) == tuple(means.shape[:2])
-        )
-        if not ok:
-            raise ModelFileError(f"{path}: corrupt model file (parameter shapes do not match a {size}-word vocabulary)")
+    vocab = _read_vocab(tensors, path_str)
+    tables = {
+        prefix: _read_table(tensors, prefix, len(vocab), path_str)
+        for prefix in ("input", "output")
+        if prefix == "input" or f"{prefix}.means" in tensors
+    }
+    config = _read_json_object(metadata, "config", path_str)
+    training = _read_json_object(metadata, "training", path_str)
+    return ModelContents(vocab, tables["input"], tables.get("output"), config, training)

@@ -19,13 +19,14 @@ from __future__ import annotations
 import gzip
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import W2GMError
+from ..errors import W2GMError, os_reason
 
 #: A tag ``-n`` (noun), ``-v`` (verb), ``-j``/``-a`` (adjective) or ``-r`` (adverb).
 POS_TAG = re.compile(r"^(.+)-[nvjar]$")
@@ -89,9 +90,11 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
         raise W2GMError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise W2GMError(f"{path}: is a directory, not a data file") from None
-    except (OSError, EOFError) as error:
-        raise W2GMError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+    except (OSError, EOFError, zlib.error) as error:
+        raise W2GMError(f"{path}: cannot read: {os_reason(error)}") from None
     for number, line in enumerate(raw.split(b"\n"), start=1):
+        if b"\x00" in line:
+            raise W2GMError(f"{path}:{number}: NUL byte: a binary file, not text")
         try:
             text = line.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as error:
@@ -160,7 +163,7 @@ def read_word_pairs(path: str | os.PathLike, name: str | None = None) -> WordPai
             raise W2GMError(f"{path}:{number}: expected two words and a score, got {len(fields)} field(s)")
         score = _number(fields[column])
         if score is None:
-            raise W2GMError(f"{path}:{number}: score {fields[column]!r} is not a number")
+            raise W2GMError(f"{path}:{number}: score {fields[column]!r} is not a finite number")
         if not fields[0] or not fields[1]:
             raise W2GMError(f"{path}:{number}: empty word")
         first.append(fields[0])
@@ -239,7 +242,7 @@ def read_scws(path: str | os.PathLike) -> list[ContextPair]:
             )
         score = _number(fields[7])
         if score is None:
-            raise W2GMError(f"{path}:{number}: average rating {fields[7]!r} is not a number")
+            raise W2GMError(f"{path}:{number}: average rating {fields[7]!r} is not a finite number")
         first = _in_context(fields[1], fields[5], path, number)
         second = _in_context(fields[3], fields[6], path, number)
         items.append(ContextPair(first, second, score))
