@@ -182,6 +182,7 @@ def test_user_files_in_any_delimiter_with_or_without_header(tmp_path, text):
         ("cat dog 7.5\n\ncar automobile high\n", 3, "is not a finite number"),
         ("cat dog 7.5\ncar automobile nan\n", 2, "is not a finite number"),
         ("a b 1\nc d 2\n\xff\xfe 3\n", 3, "not UTF-8"),
+        ("score\tw1\tw2\n7.5\n", 2, "expected two words and a score"),  # the score column is never a word's
     ],
 )
 def test_malformed_similarity_row_names_file_and_line(tmp_path, text, line, message):

@@ -128,10 +128,11 @@ def _number(text: str) -> float | None:
 
 
 def _score_column(header: list[str]) -> int:
-    names = [name.lower() for name in header]
+    """The column a header names as the score's; the first two columns are the words."""
+    names = [name.lower() for name in header[2:]]
     for wanted in SCORE_COLUMNS:
         if wanted in names:
-            return names.index(wanted)
+            return 2 + names.index(wanted)
     return 2
 
 
