@@ -14,6 +14,7 @@ from planted import write_two_sense_corpus
 import w2gm
 from w2gm.checkpoint import CheckpointDir, CheckpointSchedule
 from w2gm.errors import W2GMError
+from w2gm.keyed import KeyedMixtures
 from w2gm.train import ReferenceUpdater
 
 #: A run of about 20 spans of 3000 tokens that takes some seconds on one thread, so that a
@@ -182,6 +183,22 @@ def test_checkpoint_every_reads_times_and_steps(text, seconds, steps):
 def test_checkpoint_every_rejects_what_it_cannot_read(text):
     with pytest.raises(W2GMError, match="--checkpoint-every"):
         CheckpointSchedule.parse(text)
+
+
+def test_a_model_that_cannot_be_saved_is_kept_for_resume(corpus, uninterrupted, tmp_path, monkeypatch):
+    def full_disk(self, path):
+        raise W2GMError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(KeyedMixtures, "save", full_disk)
+    output = tmp_path / "m.w2gm"
+    with pytest.raises(W2GMError, match=r"No space left on device; the trained model is kept in .*--resume"):
+        w2gm.train(corpus, output=output, **OPTIONS)
+    monkeypatch.undo()
+    directory = tmp_path / "m.w2gm.checkpoint"
+    assert saved_tokens(directory) == uninterrupted.training["tokens"]
+    model = w2gm.train(resume=directory)  # nothing left to train: it only saves
+    assert model.training["tokens"] == uninterrupted.training["tokens"]
+    assert_same_model(w2gm.load(output), uninterrupted)
 
 
 def test_errors_before_training_leave_no_checkpoint_directory(tmp_path):

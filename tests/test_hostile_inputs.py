@@ -117,7 +117,7 @@ def test_invalid_utf8_is_replaced_by_default_and_counted(tmp_path, capsys, scrat
         ("empty_dir", "m.w2gm", "{tmp}/empty_dir: directory holds no files"),
         ("good.txt", "missing/m.w2gm", "--output {tmp}/missing/m.w2gm: directory {tmp}/missing does not exist"),
         ("good.txt", "out", "--output {tmp}/out: is a directory"),
-        ("good.txt", "good.txt/m.w2gm", "--output {tmp}/good.txt/m.w2gm: directory {tmp}/good.txt"),
+        ("good.txt", "good.txt/m.w2gm", "--output {tmp}/good.txt/m.w2gm: {tmp}/good.txt is not a directory"),
     ],
 )
 def test_train_with_missing_input_or_unwritable_output(tmp_path, capsys, scratch, corpus, output, expected):
@@ -260,7 +260,9 @@ def test_train_onto_a_full_disk_keeps_the_previous_model(tmp_path, capsys, scrat
     argv = ["train", str(corpus), "-o", str(output), "-q", "--epochs", "1", "--min-count", "1", "--dim", "100",
             "--checkpoint-dir", str(tmp_path / "run")]  # the save, not the checkpoints, meets the full disk
     line = fails_cleanly(argv, capsys, disk, scratch)
-    assert line == f"w2gm: error: cannot write {output}: No space left on device"
+    kept = tmp_path / "run"
+    assert line == (f"w2gm: error: cannot write {output}: No space left on device; the trained model is kept in "
+                    f"{kept}: make room, then w2gm train --resume {kept}")
     assert output.read_bytes() == previous
 
 
@@ -269,7 +271,7 @@ def test_train_onto_a_read_only_file_system(tmp_path, capsys, scratch, tmpfs):
     (tmp_path / "good.txt").write_text(GOOD_TEXT)
     line = fails_cleanly(["train", str(tmp_path / "good.txt"), "-o", str(disk / "m.w2gm"), "-q"], capsys, disk,
                          scratch)
-    assert line == f"w2gm: error: --output {disk / 'm.w2gm'}: directory {disk} is not writable"
+    assert line == f"w2gm: error: --output {disk / 'm.w2gm'}: directory {disk} is not writable (Read-only file system)"
 
 
 def test_a_line_break_in_a_path_still_gives_one_line(tmp_path, capsys, scratch):

@@ -35,7 +35,7 @@ from . import distributed, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood
-from .errors import W2GMError
+from .errors import W2GMError, os_reason
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .sampling import PairSampler
@@ -322,7 +322,7 @@ class Trainer:
             return list(position.offsets)
         return [position.epoch_tokens * size // length for size in sizes]
 
-    def _save_checkpoint(self, checkpointing: Checkpointing | None, position: Position) -> None:
+    def save_checkpoint(self, checkpointing: Checkpointing | None, position: Position) -> None:
         if checkpointing is not None and self.group.is_main:
             checkpointing.directory.save(self.state(), self.config.to_dict(), position, checkpointing.output)
 
@@ -418,7 +418,7 @@ class Trainer:
                                     epoch=epoch + 1, refresh=False)
                     if stops or due:
                         position.seconds = earlier_seconds + time.monotonic() - session_start
-                        self._save_checkpoint(checkpointing, position)
+                        self.save_checkpoint(checkpointing, position)
                         last_checkpoint, spans_since = time.monotonic(), 0
                     if stops:
                         bar.close()
@@ -554,7 +554,7 @@ def train(
     try:
         encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config)
         trainer = Trainer(encoded.vocab, config, device, group)
-        position = None
+        position = Position()
         if saved is not None:
             trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
             position = saved.position
@@ -576,7 +576,17 @@ def train(
     model = trainer.model(summary)
     if group.is_main:
         if output is not None:
-            model.save(output)
+            try:
+                model.save(output)
+            except W2GMError as error:
+                # a full disk, say: keep the trained state if it fits, so that --resume only has to save it
+                try:
+                    trainer.save_checkpoint(checkpointing, position)
+                except W2GMError:
+                    directory.remove()
+                    raise error from None
+                raise W2GMError(f"{error}; the trained model is kept in {directory.path}: make room, then "
+                                f"w2gm train --resume {directory.path}") from None
         directory.remove()
     if temporary is not None:
         temporary.cleanup()
@@ -584,12 +594,19 @@ def train(
 
 
 def check_writable(path: str | os.PathLike) -> None:
-    """Fail before training, not after, when the model could not be saved."""
+    """Fail before training, not after, when the model could not be saved: by creating and
+    removing a file beside it (permission bits alone mislead for root and some mounts)."""
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise W2GMError(f"--output {target}: is a directory")
+    if parent.exists() and not parent.is_dir():
+        raise W2GMError(f"--output {target}: {parent} is not a directory")
     if not parent.is_dir():
         raise W2GMError(f"--output {target}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise W2GMError(f"--output {target}: directory {parent} is not writable")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise W2GMError(f"--output {target}: directory {parent} is not writable ({os_reason(error)})") from None
