@@ -1,0 +1,157 @@
+"""The fused Triton update against the reference path (autograd + RowAdagrad), on a CUDA
+device when there is one, else in Triton's interpreter on the CPU.
+
+As in test_hogwild.py, agreeing with the reference update on every parameter and every
+Adagrad sum checks the hand-derived gradients (the reference loss is gradchecked in
+test_train.py).
+"""
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import binomtest, chisquare
+
+if importlib.util.find_spec("triton") is None:
+    pytest.skip("triton is not installed", allow_module_level=True)
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+if DEVICE.type == "cpu":
+    # Triton reads this when it decorates a kernel, its own library functions included,
+    # so it must be set before triton is first imported
+    if "triton" in sys.modules and os.environ.get("TRITON_INTERPRET") != "1":
+        pytest.skip("triton was imported before TRITON_INTERPRET=1 could be set: set it in the environment",
+                    allow_module_level=True)
+    os.environ["TRITON_INTERPRET"] = "1"
+
+from test_hogwild import CENTRES, CONTEXTS, NEGATIVES, state, trainer  # noqa: E402
+
+from w2gm.config import TrainConfig  # noqa: E402
+from w2gm.errors import W2GMError  # noqa: E402
+from w2gm.sampling import PairSampler  # noqa: E402
+from w2gm.train import Trainer  # noqa: E402
+from w2gm.triton_update import TritonUpdater  # noqa: E402
+from w2gm.vocab import Vocabulary  # noqa: E402
+
+
+def on_device(reference: Trainer) -> Trainer:
+    """A trainer on DEVICE holding a copy of ``reference``'s parameters and Adagrad sums."""
+    fast = Trainer(reference.vocab, reference.config, DEVICE)
+    for key, value in state(reference).items():
+        state(fast)[key].copy_(value)
+    return fast
+
+
+def assert_same_state(fast: Trainer, reference: Trainer, what: str) -> None:
+    for key, value in state(reference).items():
+        torch.testing.assert_close(state(fast)[key].cpu(), value, rtol=1e-4, atol=1e-6, msg=f"{what}: {key}")
+
+
+def pairs_tensors(sl: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    return torch.tensor(CENTRES[sl]), torch.tensor(CONTEXTS[sl]), torch.tensor(NEGATIVES[sl])
+
+
+@pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
+@pytest.mark.parametrize("components", [2, 3])  # 3: padded to 4 in the kernel
+@pytest.mark.parametrize("separate_output", [True, False])
+def test_one_pair_at_a_time_matches_the_reference_step(covariance, components, separate_output):
+    # the pairs repeat rows within a pair (negative = context, word = its own context or
+    # negative) and across pairs, and have active and inactive hinges (test_hogwild.py)
+    config = TrainConfig(components=components, dim=6, covariance=covariance, separate_output=separate_output,
+                         seed=7)
+    reference = trainer(config, warm=True)
+    fast = on_device(reference)
+    updater = TritonUpdater(fast.tables, fast.optimizers, config.margin)
+    for p in range(len(CENTRES)):
+        lr = 0.05 - 0.005 * p
+        centres, contexts, negatives = pairs_tensors(slice(p, p + 1))
+        fast_loss = updater.update(centres.to(DEVICE), contexts.to(DEVICE), negatives.to(DEVICE), lr, lr)
+        assert fast_loss == pytest.approx(float(reference.step(centres, contexts, negatives, lr)), rel=1e-5)
+        assert_same_state(fast, reference, f"pair {p}")
+
+
+@pytest.mark.parametrize("separate_output", [True, False])
+def test_a_launch_trains_its_pairs_on_one_falling_learning_rate(separate_output):
+    # three pairs on nine distinct rows, so their order cannot matter; blocks of two
+    # pairs leave the second program's block half empty
+    config = TrainConfig(components=2, dim=5, separate_output=separate_output, negatives=1, seed=3)
+    reference = trainer(config, warm=True)
+    fast = on_device(reference)
+    rows = torch.randperm(12, generator=torch.Generator().manual_seed(0))[:9].reshape(3, 3)
+    lr_start, lr_end = 0.08, 0.02
+    loss = TritonUpdater(fast.tables, fast.optimizers, config.margin, block=2).update(
+        rows[:, 0].to(DEVICE), rows[:, 1].to(DEVICE), rows[:, 2:].to(DEVICE), lr_start, lr_end
+    )
+    expected = 0.0
+    for p in range(3):
+        lr = lr_start + (lr_end - lr_start) * (p + 1) / 3  # reaches lr_end at the last pair
+        expected += float(reference.step(rows[p, :1], rows[p, 1:2], rows[p, None, 2:], lr))
+    assert expected > 0
+    assert loss == pytest.approx(expected, rel=1e-5)
+    assert_same_state(fast, reference, "launch")
+
+
+def test_train_span_trains_on_the_pair_samplers_draws():
+    # the kernel's arithmetic is checked above; here, that a span's pairs are PairSampler's
+    # draws from the seed, on the span's device, handed to update with the span's rates
+    vocab = Vocabulary([f"w{i}" for i in range(20)], np.arange(20, 0, -1) * 100)
+    config = TrainConfig(components=2, dim=4, window=3, subsample=1e-2, negatives=2, seed=4)
+    updater = TritonUpdater.from_trainer(Trainer(vocab, config, DEVICE))
+    calls = []
+    updater.update = lambda *args: calls.append(args) or 1.5  # type: ignore[method-assign]
+    ids = torch.randint(0, 20, (60,), generator=torch.Generator().manual_seed(1)).to(DEVICE, torch.int32)
+    assert updater.train_span(ids, 0.05, 0.01, seed=9) == (1.5, len(calls[0][0]))
+    generator = torch.Generator(device=DEVICE).manual_seed(9)
+    sampler = PairSampler(vocab, config.window, config.subsample, config.negative_power, generator, DEVICE)
+    centres, contexts = sampler.pairs(ids.long())
+    negatives = sampler.negatives(len(centres), config.negatives)
+    (trained_centres, trained_contexts, trained_negatives, lr_start, lr_end), = calls
+    assert len(centres) > 0 and (lr_start, lr_end) == (0.05, 0.01)
+    for trained, drawn in ((trained_centres, centres), (trained_contexts, contexts), (trained_negatives, negatives)):
+        assert torch.equal(trained, drawn)
+
+
+def test_draws_on_the_device_follow_their_distributions():
+    # subsampling keeps word w with probability min(1, sqrt(t / f_w)); a kept centre pairs
+    # with every word within its window size b ~ U{1..window}, 2 E[b] = window + 1 of them;
+    # negatives follow unigram^0.75
+    counts = np.array([50_000, 20_000, 5_000, 1_000, 200, 50, 10, 5])
+    vocab = Vocabulary([f"w{i}" for i in range(len(counts))], counts)
+    t, window = 1e-3, 4
+    updater = TritonUpdater.from_trainer(Trainer(vocab, TrainConfig(dim=2, window=window, subsample=t), DEVICE))
+    tokens = torch.repeat_interleave(torch.arange(len(counts)), torch.as_tensor(counts))
+    tokens = tokens[torch.randperm(len(tokens), generator=torch.Generator().manual_seed(2))].to(DEVICE)
+    centres, contexts, negatives = (x.cpu().numpy() for x in updater.draw(tokens, seed=5))
+    keep = np.minimum(1.0, np.sqrt(t / (counts / counts.sum())))
+    kept = len(tokens) * counts / counts.sum() @ keep
+    assert len(centres) == pytest.approx(kept * (window + 1), rel=0.02)
+    # a centre's pairs number 2 b whatever its word, so its word's share of the centres is kept_w / kept
+    observed = np.bincount(centres, minlength=len(counts)) / (window + 1)
+    for word in range(len(counts)):
+        if keep[word] < 1:
+            assert binomtest(round(observed[word]), int(counts[word]), keep[word]).pvalue > 1e-4, word
+    expected = counts**0.75 / (counts**0.75).sum() * len(negatives)
+    assert chisquare(np.bincount(negatives[:, 0], minlength=len(counts)), expected).pvalue > 1e-4
+    assert not np.array_equal(centres[:100], np.sort(centres[:100]))  # shuffled, not in text order
+
+
+def test_only_adagrad_on_float32_device_tables():
+    t = trainer(TrainConfig(components=2, dim=4, optimizer="adam"))
+    with pytest.raises(W2GMError, match="Adagrad"):
+        TritonUpdater(t.tables, t.optimizers, 1.0)
+    if DEVICE.type == "cuda":
+        t = trainer(TrainConfig(components=2, dim=4))
+        with pytest.raises(W2GMError, match="CUDA"):
+            TritonUpdater(t.tables, t.optimizers, 1.0)
+
+
+def test_no_pairs_changes_nothing():
+    t = on_device(trainer(TrainConfig(components=2, dim=4)))
+    before = {k: v.clone() for k, v in state(t).items()}
+    empty = torch.zeros(0, dtype=torch.int64, device=DEVICE)
+    assert TritonUpdater(t.tables, t.optimizers, 1.0).update(empty, empty, empty.reshape(0, 1), 0.05, 0.01) == 0.0
+    for key, value in state(t).items():
+        assert torch.equal(value, before[key])
+

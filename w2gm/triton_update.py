@@ -1,0 +1,400 @@
+"""GPU fast path: the max-margin update of :mod:`w2gm.train` as one fused Triton kernel.
+
+The reference path batches pairs, lets autograd differentiate the loss and hands summed
+row gradients to :class:`~w2gm.optim.RowAdagrad`.  Here one kernel launch trains on a
+whole array of (word, context, negatives) pairs: each program takes ``block`` consecutive
+pairs, gathers their rows, evaluates the hinges of Section 3.3, differentiates them by
+hand and applies Adagrad to the rows straight away, in the trainer's own tensors.
+Programs run concurrently and update the shared tables without locks (Hogwild, Recht et
+al. 2011, as word2vec and the paper's "asynchronous gradient descent" do): when two pairs
+in flight touch the same row, part of one small update may be lost.  A launch with one
+pair is exactly the reference path's ``Trainer.step`` on that pair.
+
+The gradients are those of :mod:`w2gm.hogwild`'s docstring.  For one pair, with f the
+word's mixture (means mu_i, variances a_i, weights p = softmax(s)), g a context's (nu_j,
+b_j, q) and S_ijc = a_ic + b_jc + epsilon (A.2), C variance columns each standing for D/C
+dimensions:
+
+* Eq. (3): xi_ij = -1/2 [ (D/C) sum_c log S_ijc + D log 2 pi + sum_d (mu_id - nu_jd)^2 / S_ijc(d) ]
+* Eq. (2): log E = logsumexp_ij x_ij,  x_ij = log p_i + log q_j + xi_ij (A.2's max-shifted form)
+* 3.3:     L = sum_n max(0, m - log E(w, c) + log E(w, c'_n))
+
+and with r_ij = exp(x_ij - log E) the responsibilities: d log E / d xi_ij = r_ij;
+d log E / d s_i = sum_j r_ij - p_i; d xi_ij / d mu_id = -(mu_id - nu_jd) / S_ijc(d) =
+-d xi_ij / d nu_jd; d xi_ij / d log a_ic = a_ic / 2 [ sum_{d in c} (mu_id - nu_jd)^2 / S_ijc^2
+- (D/C) / S_ijc ], and the same with b_jc for log b_jc.
+
+A row a pair uses twice (a negative that is the context, or, with one shared table, the
+word itself) gets one Adagrad step with its summed gradient, as in the reference.  Every
+slot of a pair that holds a row R sees the same log E(w, R), so that sum is one gradient
+of log E(w, R) scaled by the sum of the slots' loss coefficients: -(number of active
+hinges) for the context, 1 for a negative whose hinge is active, else 0.
+
+:meth:`TritonUpdater.train_span` draws a span's pairs and negatives on the GPU with the
+trainer's :class:`~w2gm.sampling.PairSampler` (subsampling, dynamic window, shuffle and
+P_n exactly as the reference draws them, in vectorised torch) and trains on them in one
+launch.
+
+Tensors must be on a CUDA device, or on the CPU with ``TRITON_INTERPRET=1`` set before
+this module is imported (Triton's interpreter, for tests without a GPU).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import torch
+import triton
+import triton.language as tl
+from torch import Tensor
+
+from .energy import VARIANCE_EPSILON
+from .errors import W2GMError
+from .mixture import PARAMETER_NAMES, MixtureTable
+from .optim import RowAdagrad, RowOptimizer
+from .sampling import PairSampler
+
+if TYPE_CHECKING:
+    from .train import Trainer
+
+LOG_2PI = tl.constexpr(math.log(2.0 * math.pi))
+
+#: Pairs per program, chosen on an H100 (K = 2, D = 50, spherical) with
+#: ``benchmarks/gpu_throughput.py --sweep``: with one pair, the one warp that holds it keeps
+#: all its tiles in registers (86 per thread, no shared memory), so many pairs are in flight
+#: on each SM.  Two pairs on two warps were as fast in training (338M against 353M pairs/s);
+#: larger blocks were slower.
+DEFAULT_BLOCK = 1
+
+
+def default_warps(components: int, dim: int) -> int:
+    """Warps per program: about 8 elements of a pair's K x K x D differences per thread, so
+    that larger mixtures spread over more threads rather than spill registers."""
+    elements = triton.next_power_of_2(components) ** 2 * triton.next_power_of_2(dim)
+    return max(1, min(8, elements // 256))
+
+
+# Every tile is 4-D, so that one layout serves the whole kernel: axis 0 runs over the
+# block's pairs, axis 3 over dimensions (or variance columns), and a mixture's components
+# lie along axis 1 for the word (f) and along axis 2 for a context (g).  Then f - g
+# broadcasts to the K x K component pairs of Eq. (2) and every reduction keeps its axis,
+# with no change of layout between the steps.
+WORD = tl.constexpr(1)
+CONTEXT = tl.constexpr(2)
+
+
+@triton.jit
+def _offsets(
+    rows, K: tl.constexpr, W: tl.constexpr, KP: tl.constexpr, WP: tl.constexpr, AXIS: tl.constexpr,
+):
+    """Offsets of ``rows`` ``[B, 1, 1, 1]`` in a ``[V, K, W]`` table, components along AXIS
+    (WORD or CONTEXT), and the mask of the real entries: K and W are padded to the powers of
+    two KP and WP."""
+    component = tl.arange(0, KP)[None, :, None, None] if AXIS == WORD else tl.arange(0, KP)[None, None, :, None]
+    column = tl.arange(0, WP)[None, None, None, :]
+    offsets = rows.to(tl.int64) * (K * W) + component * W + column
+    return offsets, (component < K) & (column < W)
+
+
+@triton.jit
+def _load_mixture(
+    means_ptr, log_variances_ptr, logits_ptr, rows, AXIS: tl.constexpr,
+    K: tl.constexpr, D: tl.constexpr, C: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr, CP: tl.constexpr,
+):
+    """The mixtures of ``rows``, components along AXIS: means (``DP`` wide), variances
+    a = exp(log a) (``CP`` wide) and log weights log p = log softmax(s); padded components
+    get log p = -inf."""
+    offsets, mask = _offsets(rows, K, D, KP, DP, AXIS)
+    means = tl.load(means_ptr + offsets, mask=mask, other=0.0)
+    offsets, mask = _offsets(rows, K, C, KP, CP, AXIS)
+    variances = tl.exp(tl.load(log_variances_ptr + offsets, mask=mask, other=0.0))
+    offsets, mask = _offsets(rows, K, 1, KP, 1, AXIS)
+    logits = tl.load(logits_ptr + offsets, mask=mask, other=-float("inf"))
+    shifted = logits - tl.max(logits, axis=AXIS, keep_dims=True)
+    log_weights = shifted - tl.log(tl.sum(tl.exp(shifted), axis=AXIS, keep_dims=True))
+    return means, variances, log_weights
+
+
+@triton.jit
+def _sum_pairs(x):
+    """Sum over the K x K component pairs (axes 1 and 2)."""
+    return tl.sum(tl.sum(x, axis=2, keep_dims=True), axis=1, keep_dims=True)
+
+
+@triton.jit
+def _log_energy(
+    means_f, variances_f, log_weights_f, means_g, variances_g, log_weights_g, epsilon,
+    D: tl.constexpr, C: tl.constexpr, CP: tl.constexpr,
+):
+    """log E(f, g) of Eq. (2) for each pair, with what its gradient needs: the
+    responsibilities r_ij, the differences mu_fi - nu_gj, the variance sums S_ijc and the
+    squared distances summed within each column c."""
+    difference = means_f - means_g  # [B, KP, KP, DP]
+    variance_sum = variances_f + variances_g + epsilon  # S_ijc (A.2), [B, KP, KP, CP]
+    squared = difference * difference
+    if C == 1:  # spherical: one column stands for all D dimensions
+        squared = tl.sum(squared, axis=3, keep_dims=True)
+    real_column = tl.arange(0, CP)[None, None, None, :] < C
+    log_det = (D // C) * tl.sum(tl.where(real_column, tl.log(variance_sum), 0.0), axis=3, keep_dims=True)
+    xi = -0.5 * (log_det + D * LOG_2PI + tl.sum(squared / variance_sum, axis=3, keep_dims=True))  # Eq. (3)
+    x = log_weights_f + log_weights_g + xi
+    # logsumexp shifted by its largest term (A.2), then r_ij = exp(x_ij - log E)
+    top = tl.max(tl.max(x, axis=2, keep_dims=True), axis=1, keep_dims=True)
+    terms = tl.exp(x - top)
+    total = _sum_pairs(terms)
+    return top + tl.log(total), terms / total, difference, variance_sum, squared
+
+
+@triton.jit
+def _log_energy_gradients(
+    coefficient, responsibility, difference, variance_sum, squared, variances_f, log_weights_f, variances_g,
+    log_weights_g, D: tl.constexpr, C: tl.constexpr,
+):
+    """The gradients of ``coefficient`` times log E(f, g) with respect to f's and g's means,
+    log variances and logits (module docstring), from :func:`_log_energy`'s results."""
+    weight = coefficient * responsibility  # d (coefficient log E) / d xi_ij
+    pull = (weight / variance_sum) * difference  # -d / d mu_fi = d / d nu_gj
+    # d xi_ij / d S_ijc, which times a_ic (or b_jc) is the log-variance gradient
+    d_xi_d_sum = weight * 0.5 * (squared / variance_sum - D // C) / variance_sum
+    means_f = -tl.sum(pull, axis=CONTEXT, keep_dims=True)
+    means_g = tl.sum(pull, axis=WORD, keep_dims=True)
+    log_variances_f = tl.sum(d_xi_d_sum, axis=CONTEXT, keep_dims=True) * variances_f
+    log_variances_g = tl.sum(d_xi_d_sum, axis=WORD, keep_dims=True) * variances_g
+    # d log E / d s_i = sum_j r_ij - p_i, and for g's logits the column sums of r
+    logits_f = coefficient * (tl.sum(responsibility, axis=CONTEXT, keep_dims=True) - tl.exp(log_weights_f))
+    logits_g = coefficient * (tl.sum(responsibility, axis=WORD, keep_dims=True) - tl.exp(log_weights_g))
+    return means_f, log_variances_f, logits_f, means_g, log_variances_g, logits_g
+
+
+@triton.jit
+def _adagrad(parameter_ptr, sums_ptr, offsets, mask, gradient, lr, adagrad_eps):
+    """RowAdagrad on one tile, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
+    sums = tl.load(sums_ptr + offsets, mask=mask) + gradient * gradient
+    tl.store(sums_ptr + offsets, sums, mask=mask)
+    parameter = tl.load(parameter_ptr + offsets, mask=mask)
+    tl.store(parameter_ptr + offsets, parameter - lr * gradient / (tl.sqrt(sums) + adagrad_eps), mask=mask)
+
+
+@triton.jit
+def _adagrad_rows(
+    means_ptr, log_variances_ptr, logits_ptr, means_sums, log_variances_sums, logits_sums, rows, AXIS: tl.constexpr,
+    write, means_grad, log_variances_grad, logits_grad, lr, adagrad_eps,
+    K: tl.constexpr, D: tl.constexpr, C: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr, CP: tl.constexpr,
+):
+    """Adagrad on the three parameters of ``rows`` (components along AXIS) where ``write`` holds."""
+    offsets, mask = _offsets(rows, K, D, KP, DP, AXIS)
+    _adagrad(means_ptr, means_sums, offsets, mask & write, means_grad, lr, adagrad_eps)
+    offsets, mask = _offsets(rows, K, C, KP, CP, AXIS)
+    _adagrad(log_variances_ptr, log_variances_sums, offsets, mask & write, log_variances_grad, lr, adagrad_eps)
+    offsets, mask = _offsets(rows, K, 1, KP, 1, AXIS)
+    _adagrad(logits_ptr, logits_sums, offsets, mask & write, logits_grad, lr, adagrad_eps)
+
+
+@triton.jit
+def _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, slot: tl.constexpr, NEGATIVES: tl.constexpr):
+    """The output rows of slot ``slot`` of each pair: 0 the context, 1 + n negative n.
+    Pairs past the end read row 0 (and write nothing)."""
+    if slot == 0:
+        rows = tl.load(contexts_ptr + pairs, mask=valid, other=0)
+    else:
+        rows = tl.load(negatives_ptr + pairs * NEGATIVES + (slot - 1), mask=valid, other=0)
+    return rows
+
+
+@triton.jit
+def _train_pairs(
+    in_means, in_log_variances, in_logits, in_means_sums, in_log_variances_sums, in_logits_sums,
+    out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums,
+    centres_ptr, contexts_ptr, negatives_ptr, count, losses_ptr,
+    lr_start, lr_slope, margin, epsilon, adagrad_eps,
+    K: tl.constexpr, D: tl.constexpr, C: tl.constexpr, NEGATIVES: tl.constexpr, SHARED: tl.constexpr,
+    BLOCK: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr, CP: tl.constexpr,
+):
+    """Hinges, gradients and Adagrad steps of pairs ``[pid * BLOCK, (pid + 1) * BLOCK)``;
+    writes their summed hinge loss to ``losses_ptr[pid]``.  Pair p trains at rate
+    ``lr_start + lr_slope * (p + 1)``."""
+    # [B, 1, 1, 1], 64-bit so that pairs * NEGATIVES cannot overflow on a long span
+    pairs = (tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK))[:, None, None, None]
+    valid = pairs < count
+    lr = lr_start + lr_slope * (pairs + 1).to(tl.float32)
+    words = tl.load(centres_ptr + pairs, mask=valid, other=0)
+    word_means, word_variances, word_log_weights = _load_mixture(
+        in_means, in_log_variances, in_logits, words, WORD, K, D, C, KP, DP, CP)
+    contexts = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 0, NEGATIVES)
+    means, variances, log_weights = _load_mixture(
+        out_means, out_log_variances, out_logits, contexts, CONTEXT, K, D, C, KP, DP, CP)
+    positive, positive_r, positive_difference, positive_sum, positive_squared = _log_energy(
+        word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+
+    # Every hinge first (3.3), at the parameters before the pair: whether each is active
+    # (bit n of ``active``) decides every slot's loss coefficient.
+    loss = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+    active = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.int32)
+    active_count = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+    for n in tl.static_range(NEGATIVES):
+        rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 1 + n, NEGATIVES)
+        means, variances, log_weights = _load_mixture(
+            out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
+        negative, _, _, _, _ = _log_energy(
+            word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+        hinge = margin - positive + negative
+        on = valid & (hinge > 0.0)
+        loss += tl.where(on, hinge, 0.0)
+        active |= on.to(tl.int32) << n
+        active_count += on.to(tl.float32)
+    tl.store(losses_ptr + tl.program_id(0), tl.sum(loss))
+
+    # Then each output row once: the first slot that holds it (its owner) takes the gradient
+    # of log E(w, row) scaled by the summed coefficients of all slots holding it.
+    word_means_grad = tl.zeros((BLOCK, KP, 1, DP), dtype=tl.float32)
+    word_log_variances_grad = tl.zeros((BLOCK, KP, 1, CP), dtype=tl.float32)
+    word_logits_grad = tl.zeros((BLOCK, KP, 1, 1), dtype=tl.float32)
+    for slot in tl.static_range(NEGATIVES + 1):
+        rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, slot, NEGATIVES)
+        owner = valid
+        coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+        for other in tl.static_range(NEGATIVES + 1):
+            same = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, other, NEGATIVES) == rows
+            if other < slot:
+                owner = owner & ~same
+            elif other == 0:  # the context: -log E(w, c) in every active hinge
+                coefficient -= tl.where(same, active_count, 0.0)
+            else:  # negative other - 1: +log E(w, c') when its hinge is active
+                coefficient += tl.where(same & (((active >> (other - 1)) & 1) == 1), 1.0, 0.0)
+        coefficient = tl.where(owner, coefficient, 0.0)
+        if slot == 0:  # the context's energy is the positive one, kept from above
+            means, variances, log_weights = _load_mixture(
+                out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
+            r, difference, variance_sum, squared = positive_r, positive_difference, positive_sum, positive_squared
+        else:
+            means, variances, log_weights = _load_mixture(
+                out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
+            _, r, difference, variance_sum, squared = _log_energy(
+                word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+        grad_means_f, grad_log_variances_f, grad_logits_f, grad_means_g, grad_log_variances_g, grad_logits_g = (
+            _log_energy_gradients(coefficient, r, difference, variance_sum, squared, word_variances,
+                                  word_log_weights, variances, log_weights, D, C))
+        word_means_grad += grad_means_f
+        word_log_variances_grad += grad_log_variances_f
+        word_logits_grad += grad_logits_f
+        write = owner & (coefficient != 0.0)
+        if SHARED:  # the word's own row: its gradient joins the word's single step below
+            merged = rows == words
+            # a context-side tile [B, 1, KP, W] moved to the word's side [B, KP, 1, W]
+            word_means_grad += tl.where(merged, tl.permute(grad_means_g, (0, 2, 1, 3)), 0.0)
+            word_log_variances_grad += tl.where(merged, tl.permute(grad_log_variances_g, (0, 2, 1, 3)), 0.0)
+            word_logits_grad += tl.where(merged, tl.permute(grad_logits_g, (0, 2, 1, 3)), 0.0)
+            write = write & ~merged
+        _adagrad_rows(
+            out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums, rows,
+            CONTEXT, write, grad_means_g, grad_log_variances_g, grad_logits_g, lr, adagrad_eps, K, D, C, KP, DP, CP)
+    _adagrad_rows(
+        in_means, in_log_variances, in_logits, in_means_sums, in_log_variances_sums, in_logits_sums, words, WORD,
+        valid & (active_count > 0.0), word_means_grad, word_log_variances_grad, word_logits_grad, lr, adagrad_eps,
+        K, D, C, KP, DP, CP)
+
+
+# ------------------------------------------------------------------ the Python side
+
+
+def _table_tensors(table: MixtureTable, optimizer: RowOptimizer) -> list[Tensor]:
+    """The table's three parameters and their three Adagrad sums, checked for the kernel."""
+    if not isinstance(optimizer, RowAdagrad):
+        raise W2GMError("the triton backend implements Adagrad only: use --optimizer adagrad or the torch backend")
+    tensors = [*table.parameters().values(), *(optimizer.sum_squares[p] for p in PARAMETER_NAMES)]
+    interpreted = os.environ.get("TRITON_INTERPRET") == "1"
+    for tensor in tensors:
+        on_device = tensor.device.type == "cuda" or (interpreted and tensor.device.type == "cpu")
+        if not on_device or tensor.dtype != torch.float32 or not tensor.is_contiguous():
+            raise W2GMError("the triton backend needs contiguous float32 tables on a CUDA device")
+    return tensors
+
+
+class TritonUpdater:
+    """Trains a trainer's tables and Adagrad state in place on the GPU.
+
+    ``tables`` and ``optimizers`` are :class:`~w2gm.train.Trainer`'s: ``"input"`` and, with
+    separate output distributions, ``"output"``; without it contexts use the input table.
+    :meth:`update` trains on given pairs; :meth:`train_span` draws the pairs of a span of
+    corpus ids with ``sampler``, whose generator :meth:`train_span` seeds.  ``block`` pairs
+    (a power of two) go to each program of ``warps`` warps (by default :func:`default_warps`).
+    """
+
+    def __init__(
+        self,
+        tables: Mapping[str, MixtureTable],
+        optimizers: Mapping[str, RowOptimizer],
+        margin: float,
+        sampler: PairSampler | None = None,
+        negatives: int = 1,
+        epsilon: float = VARIANCE_EPSILON,
+        block: int = DEFAULT_BLOCK,
+        warps: int | None = None,
+    ) -> None:
+        self.input = _table_tensors(tables["input"], optimizers["input"])
+        self.shared = "output" not in tables
+        self.output = self.input if self.shared else _table_tensors(tables["output"], optimizers["output"])
+        self.device = self.input[0].device
+        self.adagrad_eps = float(optimizers["input"].eps)  # type: ignore[attr-defined]
+        table = tables["input"]
+        self.components, self.dim, self.columns = table.components, table.dim, table.log_variances.shape[-1]
+        self.margin = margin
+        self.epsilon = epsilon
+        self.sampler = sampler
+        self.negatives = negatives
+        if block < 1 or block & (block - 1):
+            raise W2GMError(f"the triton kernel's block must be a power of two, got {block}")
+        self.block = block
+        self.warps = warps or default_warps(self.components, self.dim)
+
+    @classmethod
+    def from_trainer(cls, trainer: Trainer, block: int = DEFAULT_BLOCK, warps: int | None = None) -> TritonUpdater:
+        """The updater of a Trainer's tables, with its margin and negatives, and a sampler
+        like the trainer's but with a generator of its own, seeded by each :meth:`train_span`."""
+        config = trainer.config
+        generator = torch.Generator(device=trainer.device)
+        sampler = PairSampler(
+            trainer.vocab, config.window, config.subsample, config.negative_power, generator, trainer.device
+        )
+        return cls(trainer.tables, trainer.optimizers, config.margin, sampler, config.negatives, block=block,
+                   warps=warps)
+
+    def update(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr_start: float, lr_end: float) -> float:
+        """Train on ``centres[p], contexts[p]`` with negatives ``negatives[p]`` (``[n, N]``), all
+        integer tensors on the tables' device, pairs in flight concurrently in this order; the
+        rate falls linearly from ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the
+        summed hinge loss.  With one pair this is Trainer.step on it."""
+        count = len(centres)
+        if count == 0:
+            return 0.0
+        centres, contexts, negatives = (t.to(self.device).contiguous() for t in (centres, contexts, negatives))
+        programs = triton.cdiv(count, self.block)
+        losses = torch.empty(programs, dtype=torch.float32, device=self.device)
+        columns_padded = 1 if self.columns == 1 else triton.next_power_of_2(self.columns)
+        _train_pairs[(programs,)](
+            *self.input, *self.output, centres, contexts, negatives, count, losses,
+            lr_start, (lr_end - lr_start) / count, self.margin, self.epsilon, self.adagrad_eps,
+            K=self.components, D=self.dim, C=self.columns, NEGATIVES=negatives.shape[1], SHARED=self.shared,
+            BLOCK=self.block, KP=triton.next_power_of_2(self.components), DP=triton.next_power_of_2(self.dim),
+            CP=columns_padded, num_warps=self.warps,
+        )
+        return float(losses.sum(dtype=torch.float64))
+
+    def draw(self, ids: Tensor, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+        """The shuffled (centres, contexts, negatives) that :meth:`train_span` trains on."""
+        if self.sampler is None:
+            raise W2GMError("train_span needs a PairSampler: build the updater with TritonUpdater.from_trainer")
+        self.sampler.generator.manual_seed(seed)
+        centres, contexts = self.sampler.pairs(ids.to(self.device, torch.int64))
+        return centres, contexts, self.sampler.negatives(len(centres), self.negatives)
+
+    def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
+        """Subsample a span of corpus ids (a CUDA tensor, int32 or int64), draw its pairs and
+        negatives on the GPU from ``seed`` and train on them in one shuffled order, the rate
+        falling linearly from ``lr_start`` to ``lr_end`` at the last pair, as Trainer.fit's
+        does over a span's batches.  Returns the summed hinge loss and the pair count."""
+        centres, contexts, negatives = self.draw(ids, seed)
+        return self.update(centres, contexts, negatives, lr_start, lr_end), len(centres)
