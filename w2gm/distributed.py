@@ -115,8 +115,9 @@ class ModelAverager:
         self.group = group
         self.parameters = list(parameters)
         self.accumulators = list(accumulators)
-        self.parameter_snapshots = [p.clone() for p in self.parameters]
-        self.accumulator_snapshots = [a.clone() for a in self.accumulators]
+        # a world of one merges nothing and needs no copy of the model
+        self.parameter_snapshots = [p.clone() for p in self.parameters] if group.active else []
+        self.accumulator_snapshots = [a.clone() for a in self.accumulators] if group.active else []
 
     def merge(self) -> None:
         if not self.group.active:
