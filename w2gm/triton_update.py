@@ -204,7 +204,9 @@ def _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, slot: tl.constexpr, NE
     return rows
 
 
-@triton.jit
+# Triton would otherwise compile a variant per divisibility class of the pair count (and
+# of the rates), so that a span of another length could stop a run for seconds to compile
+@triton.jit(do_not_specialize=["count", "lr_start", "lr_slope"])
 def _train_pairs(
     in_means, in_log_variances, in_logits, in_means_sums, in_log_variances_sums, in_logits_sums,
     out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums,
