@@ -4,6 +4,7 @@ the torch reference path (issue 4: item 3 and the GPU part of item 5).
     python benchmarks/gpu_throughput.py                     # text8_prefix repeated to ~2^24 tokens, 3 runs
     python benchmarks/gpu_throughput.py --sweep             # first time the kernel's block and warps choices
     python benchmarks/gpu_throughput.py --quality --preset small --seeds 3
+    python benchmarks/gpu_throughput.py --scaling           # epoch time as corpus, K and D grow
 
 Throughput runs use the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5,
 one negative, Adagrad) on one GPU, with the corpus ids resident there.  A run is one
@@ -156,6 +157,33 @@ def throughput(args: argparse.Namespace) -> None:
     print(f"mean hinge loss per run: {losses}")
 
 
+# ------------------------------------------------------------------ scaling (issue 4, item 4)
+
+#: (corpus repeats, K, D): the corpus grows at K=2, D=50, then K, then D
+SCALING = ((1, 2, 50), (4, 2, 50), (16, 2, 50), (1, 1, 50), (1, 4, 50), (1, 2, 100), (1, 2, 300))
+
+
+def scaling(args: argparse.Namespace) -> None:
+    """One epoch of ``Trainer.fit`` (paper defaults, triton) per setting, timed after a warm-up
+    epoch that compiles the kernel for its K and D; the cost per raw token and per parameter
+    read show whether time grows linearly with the corpus and with K x D."""
+    print(f"{'repeats':>7} {'K':>2} {'D':>4} {'raw tokens':>12} {'s/epoch':>8} {'ns/token':>9} "
+          f"{'ns/token/(K*D)':>14} {'pairs/s':>14}")
+    with tempfile.TemporaryDirectory(prefix="w2gm-gpu-") as workdir:
+        encoded = encode(args.corpus, workdir, make_config("paper"))
+        ids = np.array(encoded.ids)
+        for repeats, components, dim in SCALING:
+            config = make_config("paper", device=DEVICE.type, components=components, dim=dim, epochs=1)
+            corpus_ids = np.tile(ids, repeats)
+            Trainer(encoded.vocab, config, DEVICE).fit(ids[: 1 << 20], progress=False)  # compile
+            runs = [Trainer(encoded.vocab, config, DEVICE).fit(corpus_ids, progress=False) for _ in range(args.runs)]
+            seconds = statistics.median(r["session_seconds"] for r in runs)
+            pairs = statistics.median(r["pairs"] for r in runs)
+            per_token = seconds / (encoded.raw_tokens * repeats) * 1e9
+            print(f"{repeats:>7} {components:>2} {dim:>4} {encoded.raw_tokens * repeats:>12,} {seconds:>8.3f} "
+                  f"{per_token:>9.2f} {per_token / (components * dim):>14.4f} {pairs / seconds:>14,.0f}", flush=True)
+
+
 # ------------------------------------------------------------------ quality: one process per (path, seed)
 
 
@@ -209,9 +237,12 @@ def main() -> None:
     parser.add_argument("--preset", default="small", help="training preset with --quality")
     parser.add_argument("--seed", type=int, default=1, help="seed of the throughput runs")
     parser.add_argument("--worker", choices=("triton", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--scaling", action="store_true", help="instead: epoch time as the corpus, K and D grow")
     args = parser.parse_args()
     if args.worker:
         worker(args)
+    elif args.scaling:
+        scaling(args)
     elif args.quality:
         quality(args)
     else:
