@@ -1,25 +1,25 @@
-"""CPU training throughput of w2gm's paths against gensim's skip-gram on the same text
+"""CPU training throughput of w2gm's engines against gensim's skip-gram on the same text
 (issue 4: items 1, 2 and the CPU half of 5).
 
-    python benchmarks/throughput.py                        # 500k tokens of text8_prefix, 3 runs
-    python benchmarks/throughput.py --tokens 2000000 --runs 5 --methods gensim numba
+    python benchmarks/throughput.py                        # 2M tokens of text8_prefix, 3 rounds
+    python benchmarks/throughput.py --runs 5 --methods gensim numba
     python benchmarks/throughput.py --quality              # WS-353 Spearman, one pass, 3 seeds
-    python benchmarks/throughput.py --quality --preset small --epochs 10 --methods numba torch
+    python benchmarks/throughput.py --quality --preset small --epochs 10
 
 Methods, all at the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5, one
 negative, Adagrad from 0.05 to 1e-5 over one pass):
 
-* ``torch``        the reference path, ``Trainer.fit`` (autograd, batches of 4096 pairs);
-* ``numba-pairs``  PairSampler's shuffled pairs, trained by ``HogwildUpdater.update``;
-* ``numba``        ``HogwildUpdater.train_span``: sampling and training fused per thread;
-* ``gensim``       Word2Vec skip-gram, dim 50, window 10, sample 1e-5, negative 1.
+* ``numba``   ``Trainer.fit`` with the numba engine (:mod:`w2gm.hogwild`: sampling and
+  training compiled together, Hogwild threads);
+* ``torch``   ``Trainer.fit`` with the reference engine (autograd, batches of 4096 pairs);
+* ``gensim``  Word2Vec skip-gram, dim 50, window 10, sample 1e-5, negative 1.
 
 Raw tokens are the whitespace tokens of the text, before min-count and subsampling (what
 gensim reports as raw words): every method reads the same ones, so the ratio of their
 rates is the ratio of their training times.  Pairs are (word, context) pairs trained; for
 gensim, which does not count them, the expectation (window + 1) per word left after
 subsampling.  Only training is timed: reading and encoding the text, building gensim's
-vocabulary and compiling the numba kernel are not.
+vocabulary and compiling the numba kernels (on a spare trainer) are not.
 
 Every run is a fresh process, so its peak resident memory (interpreter and libraries
 included) is its own.  The machine may be shared, so runs are interleaved: round r runs
@@ -42,8 +42,10 @@ import venv
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "corpus" / "text8_prefix.gz"
-METHODS = ("gensim", "numba", "numba-pairs", "torch")
+METHODS = ("gensim", "numba", "torch")
 #: gensim's longest sentence; the text is written in lines of this many tokens so that
 #: its sentence ends (where windows stop) are as rare as they can be
 LINE_TOKENS = 10_000
@@ -74,75 +76,34 @@ def run_gensim(text: Path, threads: int, seed: int) -> dict[str, Any]:
     return {"seconds": seconds, "raw_tokens": raw, "pairs": effective * (model.window + 1), "loss": None}
 
 
-def make_trainer(args: argparse.Namespace, workdir: str) -> tuple[Any, Any]:
-    """The encoded text and a fresh Trainer (w2gm is imported here: gensim's interpreter
-    need not have it)."""
+def run_w2gm(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """Train with the worker's engine; returns the figures and the trained Trainer (w2gm is
+    imported here: gensim's interpreter need not have it)."""
     import torch
 
     from w2gm import corpus
     from w2gm.config import make_config
     from w2gm.train import Trainer
 
-    config = make_config(args.preset, epochs=args.epochs, threads=args.threads, seed=args.seed)
-    encoded = corpus.encode([args.text], workdir, config.min_count)
-    return encoded, Trainer(encoded.vocab, config, torch.device("cpu"))
-
-
-def run_w2gm(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
-    """Train with the worker's method; returns the figures and the trained Trainer."""
-    import numpy as np
-    import torch
-
-    from w2gm.hogwild import HogwildUpdater
-    from w2gm.train import learning_rate
-
+    config = make_config(args.preset, epochs=args.epochs, threads=args.threads, seed=args.seed, backend=args.worker)
+    # numba's threads do the parallel work, and a pool of spinning OpenMP threads would
+    # compete with them for the cores; the reference uses torch's threads, as ``w2gm train``
+    torch.set_num_threads(1 if args.worker == "numba" else config.threads)
     with tempfile.TemporaryDirectory(prefix="w2gm-bench-") as workdir:
-        encoded, trainer = make_trainer(args, workdir)
+        encoded = corpus.encode([args.text], workdir, config.min_count)
         ids = np.asarray(encoded.ids)
-        config = trainer.config
-        if args.worker == "torch":
-            torch.set_num_threads(config.threads)  # as ``w2gm train --threads`` does
-            summary = trainer.fit(ids, progress=False)
-            figures = {"seconds": summary["seconds"], "pairs": summary["pairs"],
-                       "loss": summary["mean_loss"]}
-            return figures | {"raw_tokens": encoded.raw_tokens * config.epochs}, trainer
-        # numba's threads do the parallel work; torch only draws PairSampler's pairs, and
-        # a second pool of spinning OpenMP threads would compete with numba's for the cores
-        torch.set_num_threads(1)
         # compile the kernels (or load them from numba's cache) on a spare trainer, untimed
-        spare = HogwildUpdater.from_trainer(type(trainer)(trainer.vocab, trainer.config, trainer.device))
-        sample = ids[:1000].astype(np.int64)  # the dtype Trainer.spans gives
-        spare.train_span(sample, 0.05, 0.05, 0)
-        spare.update(sample[:10], sample[10:20], sample[20:30, None], 0.05, 0.05)
-        updater = HogwildUpdater.from_trainer(trainer)
-        total = len(ids) * config.epochs
-        done = pairs = 0
-        loss = 0.0
-        start = time.perf_counter()
-        for span in (span for _ in range(config.epochs) for span in trainer.spans(ids)):
-            # the reference's schedule, counted in corpus tokens (Trainer.fit)
-            lr_start = learning_rate(config, done / total)
-            lr_end = learning_rate(config, (done + len(span)) / total)
-            if args.worker == "numba":
-                seed = int(torch.randint(0, 2**62, (), generator=trainer.generator))
-                span_loss, span_pairs = updater.train_span(span.numpy(), lr_start, lr_end, seed)
-            else:
-                centres, contexts = trainer.sampler.pairs(span)
-                negatives = trainer.sampler.negatives(len(centres), config.negatives)
-                span_loss = updater.update(
-                    centres.numpy(), contexts.numpy(), negatives.numpy(), lr_start, lr_end
-                )
-                span_pairs = len(centres)
-            loss += span_loss
-            pairs += span_pairs
-            done += len(span)
-        seconds = time.perf_counter() - start
-        figures = {"seconds": seconds, "raw_tokens": encoded.raw_tokens * config.epochs, "pairs": pairs,
-                   "loss": loss / max(pairs * config.negatives, 1)}
-        return figures, trainer
+        spare = Trainer(encoded.vocab, config, torch.device("cpu"))
+        spare.updater.train_span(torch.from_numpy(ids[:1000].astype(np.int64)), config.lr, config.lr, 0)
+        trainer = Trainer(encoded.vocab, config, torch.device("cpu"))
+        summary = trainer.fit(ids, progress=False)
+    figures = {"seconds": summary["seconds"], "raw_tokens": encoded.raw_tokens * config.epochs,
+               "pairs": summary["pairs"], "loss": summary["mean_loss"]}
+    return figures, (trainer, summary)
 
 
 def ws353_spearman(trainer: Any, summary: dict[str, Any]) -> float:
+    """WS-353 Spearman (max cosine) of a trained Trainer's model."""
     from w2gm.evaluate.catalogue import bundled_data_dir
 
     model = trainer.model(summary)
@@ -154,9 +115,9 @@ def worker(args: argparse.Namespace) -> None:
     if args.worker == "gensim":
         figures = run_gensim(args.text, args.threads, args.seed)
     else:
-        figures, trainer = run_w2gm(args)
+        figures, (trainer, summary) = run_w2gm(args)
         if args.quality:
-            figures["ws353"] = ws353_spearman(trainer, figures)
+            figures["ws353"] = ws353_spearman(trainer, summary)
     print(json.dumps(figures | {"method": args.worker, "peak_rss_mib": peak_rss_mib()}))
 
 
@@ -250,8 +211,13 @@ def quality(args: argparse.Namespace, text: Path) -> None:
             figures = run_one(method, text, threads, seed, True, args.preset, args.epochs)
             scores[method].append(figures["ws353"])
             print(f"  seed {seed} {method:12s} WS-353 Spearman {figures['ws353']:.4f}", file=sys.stderr)
-    print(f"\nWS-353 Spearman (max cosine), preset {args.preset}, {args.epochs} epoch(s) over "
-          f"{args.corpus.name}, {args.seeds} seeds")
+    print_scores(f"WS-353 Spearman (max cosine), preset {args.preset}, {args.epochs} epoch(s) over "
+                 f"{args.corpus.name}, {args.seeds} seeds", scores)
+
+
+def print_scores(heading: str, scores: dict[str, list[float]]) -> None:
+    """Each method's mean, standard deviation and scores over seeds, under ``heading``."""
+    print(f"\n{heading}")
     for method, values in scores.items():
         spread = statistics.stdev(values) if len(values) > 1 else 0.0
         print(f"{method:12s} mean {statistics.mean(values):.4f}  sd {spread:.4f}  "
@@ -261,7 +227,7 @@ def quality(args: argparse.Namespace, text: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="text to train on (plain, gz, bz2 or xz)")
-    parser.add_argument("--tokens", type=int, default=500_000, help="raw token budget (throughput runs)")
+    parser.add_argument("--tokens", type=int, default=2_000_000, help="raw token budget (throughput runs)")
     parser.add_argument("--runs", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--threads", type=int, default=2, help="threads (gensim workers) per method")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))

@@ -18,6 +18,10 @@ from w2gm.mixture import PARAMETER_NAMES
 from w2gm.train import Trainer, max_margin_loss
 from w2gm.vocab import Vocabulary
 
+#: Every test but the parametrised one trains K = 2 spherical components of this many
+#: dimensions, so that numba compiles the kernels for few shapes (seconds each).
+DIM = 6
+
 VOCAB = Vocabulary([f"w{i}" for i in range(12)], np.arange(12, 0, -1) * 10)
 
 # Rows that repeat within a pair (the negative is the context, the word is its own context
@@ -79,7 +83,7 @@ def hinges(t: Trainer, p: int) -> torch.Tensor:
 @pytest.mark.parametrize("components", [1, 2, 3])
 @pytest.mark.parametrize("separate_output", [True, False])
 def test_pairs_in_order_match_the_reference_step_with_batches_of_one(covariance, components, separate_output):
-    config = TrainConfig(components=components, dim=6, covariance=covariance, separate_output=separate_output,
+    config = TrainConfig(components=components, dim=DIM, covariance=covariance, separate_output=separate_output,
                          seed=7)
     fast, reference = trainer(config, warm=True), trainer(config, warm=True)
     lr_start, lr_end = 0.05, 0.02
@@ -114,7 +118,7 @@ def test_pairs_in_order_match_the_reference_step_with_batches_of_one(covariance,
 def test_threads_take_contiguous_blocks_on_one_learning_rate_schedule():
     # two halves on disjoint rows: Hogwild threads cannot interfere, so two threads must give
     # exactly what one thread gives, whichever order they run in
-    config = TrainConfig(components=2, dim=8, seed=3)
+    config = TrainConfig(components=2, dim=DIM, seed=3)
     rng = np.random.default_rng(0)
     halves = [rng.integers(low, low + 6, size=(40, 3)) for low in (0, 6)]
     pairs = np.concatenate(halves)
@@ -134,7 +138,7 @@ def test_threads_take_contiguous_blocks_on_one_learning_rate_schedule():
 def test_two_hogwild_threads_learn_which_context_belongs_to_each_word():
     # words 0-5 each have one true context (the word + 6) and random wrong ones among 6-11:
     # two threads sharing the tables must learn to rank every true context above the rest
-    config = TrainConfig(components=2, dim=8, seed=5)
+    config = TrainConfig(components=2, dim=DIM, seed=5)
     t = trainer(config)
     rng = np.random.default_rng(1)
     centres = rng.integers(0, 6, size=2000)
@@ -147,13 +151,13 @@ def test_two_hogwild_threads_learn_which_context_belongs_to_each_word():
 
 
 def test_only_adagrad_is_implemented():
-    t = trainer(TrainConfig(components=2, dim=4, optimizer="adam"))
+    t = trainer(TrainConfig(components=2, dim=DIM, optimizer="adam"))
     with pytest.raises(W2GMError, match="Adagrad"):
         HogwildUpdater(t.tables, t.optimizers, 1.0)
 
 
 def test_no_pairs_changes_nothing():
-    t = trainer(TrainConfig(components=2, dim=4))
+    t = trainer(TrainConfig(components=2, dim=DIM))
     before = {k: v.clone() for k, v in state(t).items()}
     empty = np.zeros(0, dtype=np.int64)
     assert HogwildUpdater(t.tables, t.optimizers, 1.0).update(empty, empty, empty.reshape(0, 1), 0.05, 0.01) == 0.0
@@ -168,7 +172,7 @@ SAMPLING_COUNTS = np.array([50_000, 20_000, 5_000, 1_000, 200, 50, 10, 5])
 
 def fused_trainer(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1):
     vocab = Vocabulary([f"w{i}" for i in range(len(counts))], counts)
-    config = TrainConfig(components=2, dim=4, window=window, subsample=subsample, threads=threads)
+    config = TrainConfig(components=2, dim=DIM, window=window, subsample=subsample, threads=threads)
     t = Trainer(vocab, config, torch.device("cpu"))
     return t, HogwildUpdater.from_trainer(t)
 

@@ -39,12 +39,14 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import torch
-from numba import njit
-from numba.extending import overload
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
 
 from .energy import VARIANCE_EPSILON
 from .errors import W2GMError
@@ -55,16 +57,45 @@ from .sampling import PairSampler
 if TYPE_CHECKING:
     from .train import Trainer
 
-LOG_2PI = math.log(2.0 * math.pi)
-
 #: Contraction and reassociation let LLVM vectorise the loops over dimensions; without
 #: "nnan" and "ninf" a diverging run still shows as inf or nan in the loss.
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
 
 Array = np.ndarray
-#: A table as the kernels see it: numpy views of means [V,K,D], log_variances [V,K,C],
-#: logits [V,K,1] and of their three Adagrad sums, in this order.
-Table = tuple[Array, Array, Array, Array, Array, Array]
+#: (0, ..., K-1), (0, ..., C-1) and (0, ..., D-1): see :func:`_static_length_overload`.
+Shape = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+
+
+class Table(NamedTuple):
+    """A table as the kernels see it: numpy views of its parameters and their Adagrad sums
+    (logits [V, K] viewed as [V, K, 1], so that one Adagrad loop serves all three)."""
+
+    means: Array  # [V, K, D]
+    log_variances: Array  # [V, K, C]
+    logits: Array  # [V, K, 1]
+    means_sums: Array
+    log_variances_sums: Array
+    logits_sums: Array
+
+
+class Scratch(NamedTuple):
+    """One thread's buffers for the pair it is training, a row per slot of the pair: slot 0
+    the word, 1 the context, 2... the negatives.  Slot s >= 1 of the [slots, K, K, ...]
+    buffers holds the terms of log E(word, slot s)."""
+
+    variances: Array  # [slots, K, C]: a = exp(log a)
+    weights: Array  # [slots, K]: p = softmax(s)
+    log_weights: Array  # [slots, K]: log p
+    responsibility: Array  # [slots, K, K]: r_ij
+    inverse_sum: Array  # [slots, K, K, C]: 1 / S_ijc
+    squared: Array  # [slots, K, K, C]: sum_{d in c} (mu_id - nu_jd)^2
+    log_energy: Array  # [slots]: log E less its constant term (see _log_energy)
+    scale: Array  # [slots]: the derivative of the pair's loss in log E(word, slot s)
+    means_grad: Array  # [slots, K, D]
+    log_variances_grad: Array  # [slots, K, C]
+    logits_grad: Array  # [slots, K, 1]
+    owner: Array  # [slots]: the slot that collects a repeated row's gradient
+
 
 #: Blocks of a span per thread in :meth:`HogwildUpdater.train_span`.
 BLOCKS_PER_THREAD = 8
@@ -75,9 +106,25 @@ BLOCKS_PER_THREAD = 8
 #: shuffled within rounds of this size gave 0.102.  The round keeps the buffer small.
 CENTRES_PER_ROUND = 1024
 
-# Every helper is inlined into the two block functions (inline="always"): a call to a
-# compiled function that is not inlined takes a reference to each array it is passed, an
-# atomic write to the array's header, on every call: per pair, a dozen for the tables.
+#: The rows of pair p + PREFETCH_DISTANCE are prefetched while pair p trains.  Rows are
+#: spread over tables of tens of megabytes, and without it a pair waits on about ten cache
+#: misses (a quarter of the loop's time on text8_prefix); 1 to 8 pairs ahead time the same.
+PREFETCH_DISTANCE = 4
+
+# How the pair loop is compiled, each point worth a large share of its time:
+#
+# * error_model="numpy": a float division by zero gives inf instead of raising, so LLVM
+#   may vectorise loops that divide (Adagrad's above all); no divisor here can be zero.
+# * Every helper is inlined (inline="always") into _train_pairs, which is compiled without
+#   numba's reference counting (_nrt=False; it allocates nothing).  With it, each array an
+#   inlined helper is handed gets an atomic increment and decrement of its reference count
+#   per pair wherever the helper branches, about 30 pairs of them, a sixth of the time.
+# * Arithmetic is float32 throughout, as the reference's: a float64 operand (a Python
+#   float, an integer times a float32) would turn what it meets into float64, which LLVM
+#   vectorises half as wide and whose exp and log are the slower libm ones.  Only the loss
+#   is summed in float64.
+# * A pair is passed as (pairs, p), not as the view pairs[p], which would be a new array.
+_PAIR_LOOP = {"fastmath": FASTMATH, "error_model": "numpy", "cache": True}
 
 
 def _static_length(values: tuple) -> int:
@@ -85,258 +132,287 @@ def _static_length(values: tuple) -> int:
     return len(values)
 
 
-@overload(_static_length, inline="always")
+@overload(_static_length)  # inline="always" here miscompiled stores of callers that inline others (numba 0.68)
 def _static_length_overload(values):  # unannotated: numba compares its signature with the lambda's
     """len() of a tuple as a compile-time constant.
 
-    The kernels receive K and C as the tuples (0, ..., K-1) and (0, ..., C-1), whose
-    lengths are part of their types, so numba compiles them once per (K, C) with both known
-    to LLVM, which then unrolls the K x K loops over component pairs and, for spherical
-    covariances, the loops over the one variance column.  A K = 2 spherical update is
-    about 30% faster for K and another 15% for C (thread CPU time on text8_prefix)."""
+    The kernels receive K, C and D as the tuples (0, ..., K-1), (0, ..., C-1) and
+    (0, ..., D-1), whose lengths are part of their types, so numba compiles them once per
+    (K, C, D) with all three known to LLVM, which then unrolls the K x K loops over
+    component pairs and the loop over the one variance column of spherical covariances,
+    and vectorises the loops over the D dimensions for their exact length."""
     length = len(values)
     return lambda values: length
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
-def _gather(
-    components: int, columns: int, table: Table, row: int, slot: int, means: Array, variances: Array, weights: Array,
-    log_weights: Array,
-) -> None:
-    """Copy one row into the pair's scratch: its means, variances a = exp(log a), weights
-    p = softmax(s) and their logs."""
-    table_means, table_log_variances, table_logits, _, _, _ = table
+@njit(cache=True, inline="always")
+def _sizes(shape: Shape) -> tuple[int, int, int]:
+    """K, C and D as compile-time constants (see :func:`_static_length_overload`)."""
+    component_ids, column_ids, dimension_ids = shape
+    return _static_length(component_ids), _static_length(column_ids), _static_length(dimension_ids)
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):  # unannotated: numba passes types, not values
+    """Ask the CPU to bring the cache line of ``array.flat[index]`` into its caches, without
+    waiting for it: LLVM's prefetch of data for reading, to be kept in every level."""
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        address = builder.gep(data, [args[1]])
+        int32 = ir.IntType(32)
+        function_type = ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32])
+        prefetch = cgutils.get_or_insert_function(builder.module, function_type, "llvm.prefetch.p0")
+        builder.call(prefetch, [address, int32(0), int32(3), int32(1)])  # read, keep in all levels, data
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
+@njit(cache=True, inline="always")
+def _prefetch_row(array: Array, row: int, width: int) -> None:
+    """Prefetch every cache line of ``array[row]``, ``width`` float32s in a C-contiguous
+    array: 16 a line, and the last one too, as a row need not start on a line."""
+    for offset in range(0, width, 16):
+        _prefetch(array, row * width + offset)
+    _prefetch(array, row * width + width - 1)
+
+
+@njit(cache=True, inline="always")
+def _prefetch_rows(shape: Shape, table: Table, row: int) -> None:
+    """Prefetch a table's row: its parameters and their Adagrad sums."""
+    components, columns, dim = _sizes(shape)
+    _prefetch_row(table.means, row, components * dim)
+    _prefetch_row(table.means_sums, row, components * dim)
+    _prefetch_row(table.log_variances, row, components * columns)
+    _prefetch_row(table.log_variances_sums, row, components * columns)
+    _prefetch_row(table.logits, row, components)
+    _prefetch_row(table.logits_sums, row, components)
+
+
+@njit(cache=True)
+def _scratch(shape: Shape, slots: int) -> Scratch:
+    """Buffers for pairs of ``slots`` rows (2 + negatives)."""
+    components, columns, dim = _sizes(shape)
+    return Scratch(
+        np.empty((slots, components, columns), dtype=np.float32),
+        np.empty((slots, components), dtype=np.float32),
+        np.empty((slots, components), dtype=np.float32),
+        np.empty((slots, components, components), dtype=np.float32),
+        np.empty((slots, components, components, columns), dtype=np.float32),
+        np.empty((slots, components, components, columns), dtype=np.float32),
+        np.empty(slots, dtype=np.float32),
+        np.empty(slots, dtype=np.float32),
+        np.empty((slots, components, dim), dtype=np.float32),
+        np.empty((slots, components, columns), dtype=np.float32),
+        np.empty((slots, components, 1), dtype=np.float32),
+        np.empty(slots, dtype=np.int64),
+    )
+
+
+@njit(**_PAIR_LOOP, inline="always")
+def _mixture(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch) -> None:
+    """A row's variances a = exp(log a), weights p = softmax(s) and log p, into ``slot``."""
+    components, columns, _ = _sizes(shape)
     for k in range(components):
-        for d in range(means.shape[2]):
-            means[slot, k, d] = table_means[row, k, d]
         for c in range(columns):
-            variances[slot, k, c] = math.exp(table_log_variances[row, k, c])
-    top = -np.inf
+            scratch.variances[slot, k, c] = math.exp(table.log_variances[row, k, c])
+    top = table.logits[row, 0, 0]
+    for k in range(1, components):
+        top = max(top, table.logits[row, k, 0])
+    normaliser = np.float32(0.0)
     for k in range(components):
-        top = max(top, table_logits[row, k, 0])
-    normaliser = 0.0
-    for k in range(components):
-        weights[slot, k] = math.exp(table_logits[row, k, 0] - top)
-        normaliser += weights[slot, k]
+        scratch.weights[slot, k] = math.exp(table.logits[row, k, 0] - top)
+        normaliser += scratch.weights[slot, k]
     log_normaliser = math.log(normaliser)
     for k in range(components):
-        weights[slot, k] /= normaliser
-        log_weights[slot, k] = table_logits[row, k, 0] - top - log_normaliser
+        scratch.weights[slot, k] /= normaliser
+        scratch.log_weights[slot, k] = table.logits[row, k, 0] - top - log_normaliser
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(**_PAIR_LOOP, inline="always")
 def _log_energy(
-    components: int, columns: int, f: int, g: int, means: Array, variances: Array, log_weights: Array, epsilon: float,
-    responsibility: Array,
-) -> float:
-    """log E(f, g) of Eq. (2) between the mixtures in scratch slots f and g; leaves the
-    responsibilities r_ij in ``responsibility``."""
-    dim = means.shape[2]
+    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, epsilon: float, scratch: Scratch
+) -> None:
+    """log E(word, row) of Eq. (2), the row in scratch slot ``slot``, less -D/2 log 2 pi (a
+    constant that cancels in every hinge and in every r_ij); leaves r_ij, 1 / S_ijc and the
+    squared distances per column in the slot's buffers for the backward pass."""
+    components, columns, dim = _sizes(shape)
     per_column = dim // columns
-    top = -np.inf
+    responsibility = scratch.responsibility
+    # the squared distances first, and the logs after them: a call to libm's log between
+    # vector loops would make them spill their registers
     for i in range(components):
         for j in range(components):
-            log_det = 0.0
-            mahalanobis = 0.0
             for c in range(columns):
-                variance_sum = variances[f, i, c] + variances[g, j, c] + epsilon
-                squared = np.float32(0.0)
+                distance = np.float32(0.0)
                 for e in range(per_column):
                     d = c * per_column + e
-                    difference = means[f, i, d] - means[g, j, d]
-                    squared += difference * difference
+                    difference = word_means[word, i, d] - means[row, j, d]
+                    distance += difference * difference
+                scratch.squared[slot, i, j, c] = distance
+    top = np.float32(-np.inf)
+    for i in range(components):
+        for j in range(components):
+            log_det = np.float32(0.0)
+            mahalanobis = np.float32(0.0)
+            for c in range(columns):
+                variance_sum = scratch.variances[0, i, c] + scratch.variances[slot, j, c] + epsilon
+                inverse = np.float32(1.0) / variance_sum
+                scratch.inverse_sum[slot, i, j, c] = inverse
                 log_det += math.log(variance_sum)
-                mahalanobis += squared / variance_sum
-            xi = -0.5 * (per_column * log_det + dim * LOG_2PI + mahalanobis)  # Eq. (3)
-            x = log_weights[f, i] + log_weights[g, j] + xi
-            responsibility[i, j] = x
+                mahalanobis += scratch.squared[slot, i, j, c] * inverse
+            # x_ij = log p_i + log q_j + xi_ij, xi_ij of Eq. (3) without its -D/2 log 2 pi
+            x = (scratch.log_weights[0, i] + scratch.log_weights[slot, j]
+                 - np.float32(0.5) * (np.float32(per_column) * log_det + mahalanobis))
+            responsibility[slot, i, j] = x
             top = max(top, x)
     # logsumexp shifted by its largest term (A.2), then r_ij = exp(x_ij - log E)
-    total = 0.0
+    total = np.float32(0.0)
     for i in range(components):
         for j in range(components):
-            responsibility[i, j] = math.exp(responsibility[i, j] - top)
-            total += responsibility[i, j]
+            responsibility[slot, i, j] = math.exp(responsibility[slot, i, j] - top)
+            total += responsibility[slot, i, j]
+    normaliser = np.float32(1.0) / total
     for i in range(components):
         for j in range(components):
-            responsibility[i, j] /= total
-    return top + math.log(total)
+            responsibility[slot, i, j] *= normaliser
+    scratch.log_energy[slot] = top + math.log(total)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(**_PAIR_LOOP, inline="always")
 def _add_log_energy_gradient(
-    components: int, columns: int, scale: float, responsibility: Array, f: int, g: int, means: Array, variances: Array,
-    weights: Array, epsilon: float, means_grad: Array, log_variances_grad: Array, logits_grad: Array,
+    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, scratch: Scratch
 ) -> None:
-    """Add ``scale`` times the gradient of log E(f, g) (module docstring) to the gradient
-    buffers of slots f and g, given r_ij from :func:`_log_energy`."""
-    per_column = means.shape[2] // columns
-    # d log E / d s_i = sum_j r_ij - p_i, and for g's logits the column sums of r
+    """Add scale[slot] times the gradient of log E(word, row) (module docstring) to the
+    gradient buffers of slot 0 and ``slot``, from the terms :func:`_log_energy` left."""
+    components, columns, dim = _sizes(shape)
+    per_column = dim // columns
+    responsibility = scratch.responsibility
+    factor = scratch.scale[slot]
+    # d log E / d s_i = sum_j r_ij - p_i, and for the row's logits the column sums of r
     for i in range(components):
-        row = 0.0
-        column = 0.0
+        row_sum = np.float32(0.0)
+        column_sum = np.float32(0.0)
         for j in range(components):
-            row += responsibility[i, j]
-            column += responsibility[j, i]
-        logits_grad[f, i, 0] += scale * (row - weights[f, i])
-        logits_grad[g, i, 0] += scale * (column - weights[g, i])
+            row_sum += responsibility[slot, i, j]
+            column_sum += responsibility[slot, j, i]
+        scratch.logits_grad[0, i, 0] += factor * (row_sum - scratch.weights[0, i])
+        scratch.logits_grad[slot, i, 0] += factor * (column_sum - scratch.weights[slot, i])
     for i in range(components):
         for j in range(components):
-            weight = scale * responsibility[i, j]  # d(scale log E) / d xi_ij
+            weight = factor * responsibility[slot, i, j]  # d(scale log E) / d xi_ij
             for c in range(columns):
-                variance_sum = variances[f, i, c] + variances[g, j, c] + epsilon
-                step = np.float32(weight / variance_sum)
-                squared = np.float32(0.0)
+                inverse = scratch.inverse_sum[slot, i, j, c]
+                step = weight * inverse
                 for e in range(per_column):
                     d = c * per_column + e
-                    difference = means[f, i, d] - means[g, j, d]
-                    squared += difference * difference
-                    means_grad[f, i, d] -= step * difference
-                    means_grad[g, j, d] += step * difference
+                    difference = word_means[word, i, d] - means[row, j, d]
+                    scratch.means_grad[0, i, d] -= step * difference
+                    scratch.means_grad[slot, j, d] += step * difference
                 # d xi_ij / d S_ijc; times a_ic (or b_jc) it is the log-variance gradient
-                d_xi_d_sum = 0.5 * (squared / variance_sum - per_column) / variance_sum
-                log_variances_grad[f, i, c] += weight * d_xi_d_sum * variances[f, i, c]
-                log_variances_grad[g, j, c] += weight * d_xi_d_sum * variances[g, j, c]
+                excess = scratch.squared[slot, i, j, c] * inverse - np.float32(per_column)
+                d_xi_d_sum = np.float32(0.5) * excess * inverse
+                scratch.log_variances_grad[0, i, c] += weight * d_xi_d_sum * scratch.variances[0, i, c]
+                scratch.log_variances_grad[slot, j, c] += weight * d_xi_d_sum * scratch.variances[slot, j, c]
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
+@njit(**_PAIR_LOOP, inline="always")
 def _adagrad(
     parameter: Array, sum_squares: Array, gradient: Array, row: int, slot: int, components: int, width: int,
     lr: float, eps: float,
 ) -> None:
     """RowAdagrad on one parameter's row, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
-    lr32 = np.float32(lr)
-    eps32 = np.float32(eps)
     for k in range(components):
         for e in range(width):
             g = gradient[slot, k, e]
             accumulated = sum_squares[row, k, e] + g * g
             sum_squares[row, k, e] = accumulated
-            parameter[row, k, e] -= lr32 * g / (math.sqrt(accumulated) + eps32)
+            parameter[row, k, e] -= lr * g / (math.sqrt(accumulated) + eps)
 
 
-@njit(fastmath=FASTMATH, cache=True, inline="always")
-def _adagrad_slot(
-    components: int, columns: int, table: Table, row: int, slot: int, means_grad: Array, log_variances_grad: Array,
-    logits_grad: Array, lr: float, eps: float,
-) -> None:
+@njit(**_PAIR_LOOP, inline="always")
+def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch, lr: float, eps: float) -> None:
     """Adagrad on the three parameters of one row, from the gradients in scratch slot ``slot``."""
-    means, log_variances, logits, means_sums, log_variances_sums, logits_sums = table
-    _adagrad(means, means_sums, means_grad, row, slot, components, means.shape[2], lr, eps)
-    _adagrad(log_variances, log_variances_sums, log_variances_grad, row, slot, components, columns, lr, eps)
-    _adagrad(logits, logits_sums, logits_grad, row, slot, components, 1, lr, eps)
+    components, columns, dim = _sizes(shape)
+    _adagrad(table.means, table.means_sums, scratch.means_grad, row, slot, components, dim, lr, eps)
+    _adagrad(table.log_variances, table.log_variances_sums, scratch.log_variances_grad, row, slot, components,
+             columns, lr, eps)
+    _adagrad(table.logits, table.logits_sums, scratch.logits_grad, row, slot, components, 1, lr, eps)
 
 
-@njit(cache=True, inline="always")
-def _scratch(slots: int, components: int, dim: int, columns: int) -> tuple[Array, ...]:
-    """One thread's buffers for :func:`_update_pair`, a row per slot of the pair."""
-    return (
-        np.empty((slots, components, dim), dtype=np.float32),  # means
-        np.empty((slots, components, columns), dtype=np.float32),  # variances
-        np.empty((slots, components)),  # weights p
-        np.empty((slots, components)),  # log p
-        np.empty((components, components)),  # responsibilities r_ij of the positive
-        np.empty((components, components)),  # ... of a negative
-        np.empty((slots, components, dim), dtype=np.float32),  # gradients of the means,
-        np.empty((slots, components, columns), dtype=np.float32),  # of the log variances,
-        np.empty((slots, components, 1), dtype=np.float32),  # of the logits
-        np.empty(slots, dtype=np.int64),  # the slot that collects a repeated row's gradient
-    )
-
-
-@njit(fastmath=FASTMATH, cache=True, inline="always")
-def _update_pair(
-    components: int, columns: int, input_table: Table, output_table: Table, shared: bool, ids: Array, lr: float,
-    margin: float, epsilon: float, adagrad_eps: float, scratch: tuple[Array, ...],
+@njit(**_PAIR_LOOP, inline="always")
+def _train_pair(
+    shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, p: int, lr: float,
+    margin: float, epsilon: float, adagrad_eps: float, scratch: Scratch,
 ) -> float:
-    """Hinges, gradients and Adagrad steps of one pair; returns its summed hinge loss.
-
-    Slot 0 of ``ids`` is the word (input table), slot 1 the context and the rest the
-    negatives (output table).
-    """
-    (means, variances, weights, log_weights, positive_responsibility, responsibility, means_grad,
-     log_variances_grad, logits_grad, owner) = scratch
-    slots = ids.shape[0]
-    _gather(components, columns, input_table, ids[0], 0, means, variances, weights, log_weights)
+    """Hinges, gradients and Adagrad steps of pair ``pairs[p]``: the word (input table), its
+    context and its negatives (output table).  Returns the pair's summed hinge loss."""
+    components, columns, dim = _sizes(shape)
+    slots = pairs.shape[1]
+    word = pairs[p, 0]
+    _mixture(shape, input_table, word, 0, scratch)
     for s in range(1, slots):
-        _gather(components, columns, output_table, ids[s], s, means, variances, weights, log_weights)
-    means_grad[:] = 0.0
-    log_variances_grad[:] = 0.0
-    logits_grad[:] = 0.0
-
-    positive = _log_energy(components, columns, 0, 1, means, variances, log_weights, epsilon, positive_responsibility)
+        _mixture(shape, output_table, pairs[p, s], s, scratch)
+        _log_energy(shape, input_table.means, output_table.means, word, pairs[p, s], s, epsilon, scratch)
     loss = 0.0
     active = 0
     for s in range(2, slots):
-        negative = _log_energy(components, columns, 0, s, means, variances, log_weights, epsilon, responsibility)
-        hinge = margin - positive + negative
+        hinge = margin - scratch.log_energy[1] + scratch.log_energy[s]
+        scratch.scale[s] = hinge > 0.0  # an active hinge adds d log E(w, c'_n)
         if hinge > 0.0:
             loss += hinge
             active += 1
-            _add_log_energy_gradient(
-                components, columns, 1.0, responsibility, 0, s, means, variances, weights, epsilon, means_grad,
-                log_variances_grad, logits_grad,
-            )
     if active == 0:
         return loss
-    # every active hinge subtracts log E(w, c): one backward pass scaled by their number
-    _add_log_energy_gradient(
-        components, columns, -float(active), positive_responsibility, 0, 1, means, variances, weights, epsilon,
-        means_grad, log_variances_grad, logits_grad,
-    )
+    scratch.scale[1] = -active  # ... and each subtracts d log E(w, c)
+    scratch.means_grad[:] = 0.0
+    scratch.log_variances_grad[:] = 0.0
+    scratch.logits_grad[:] = 0.0
+    for s in range(1, slots):
+        if scratch.scale[s] != 0.0:
+            _add_log_energy_gradient(shape, input_table.means, output_table.means, word, pairs[p, s], s, scratch)
     # A row the pair uses twice (a negative that is the context, or with a shared table the
     # word itself) gets one Adagrad step with the summed gradient, as the reference does.
+    owner = scratch.owner
     for b in range(slots):
         owner[b] = b
         for a in range(b):
-            if owner[a] == a and ids[a] == ids[b] and (shared or a > 0):
+            if owner[a] == a and pairs[p, a] == pairs[p, b] and (shared or a > 0):
                 owner[b] = a
                 for k in range(components):
-                    for d in range(means_grad.shape[2]):
-                        means_grad[a, k, d] += means_grad[b, k, d]
+                    for d in range(dim):
+                        scratch.means_grad[a, k, d] += scratch.means_grad[b, k, d]
                     for c in range(columns):
-                        log_variances_grad[a, k, c] += log_variances_grad[b, k, c]
-                    logits_grad[a, k, 0] += logits_grad[b, k, 0]
+                        scratch.log_variances_grad[a, k, c] += scratch.log_variances_grad[b, k, c]
+                    scratch.logits_grad[a, k, 0] += scratch.logits_grad[b, k, 0]
                 break
     if owner[0] == 0:
-        _adagrad_slot(
-            components, columns, input_table, ids[0], 0, means_grad, log_variances_grad, logits_grad, lr, adagrad_eps
-        )
+        _adagrad_row(shape, input_table, word, 0, scratch, lr, adagrad_eps)
     for s in range(1, slots):
         if owner[s] == s:
-            _adagrad_slot(
-                components, columns, output_table, ids[s], s, means_grad, log_variances_grad, logits_grad, lr,
-                adagrad_eps,
-            )
+            _adagrad_row(shape, output_table, pairs[p, s], s, scratch, lr, adagrad_eps)
     return loss
 
 
-@njit(fastmath=FASTMATH, cache=True, nogil=True)
-def _update_block(
-    component_ids: tuple[int, ...], column_ids: tuple[int, ...], input_table: Table, output_table: Table,
-    shared: bool, centres: Array,
-    contexts: Array, negatives: Array, start: int, stop: int, lr_start: float, lr_end: float, margin: float,
-    epsilon: float, adagrad_eps: float,
+@njit(**_PAIR_LOOP, nogil=True, _nrt=False)
+def _train_pairs(
+    shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, positions: Array,
+    count: int, total: int, lr_start: float, lr_end: float, margin: float, epsilon: float, adagrad_eps: float,
+    scratch: Scratch,
 ) -> float:
-    """Train pairs ``start:stop`` in order; returns their summed loss."""
-    components = _static_length(component_ids)
-    columns = _static_length(column_ids)
-    count = centres.shape[0]
-    per_pair = negatives.shape[1]
-    scratch = _scratch(per_pair + 2, components, input_table[0].shape[2], columns)
-    ids = np.empty(per_pair + 2, dtype=np.int64)
+    """Train pairs ``:count`` in order; returns their summed loss.  The rate falls linearly
+    with a pair's place ``positions[p]`` among ``total``, from ``lr_start`` to reach
+    ``lr_end`` at the last place."""
     loss = 0.0
-    for p in range(start, stop):
-        ids[0] = centres[p]
-        ids[1] = contexts[p]
-        for n in range(per_pair):
-            ids[2 + n] = negatives[p, n]
-        # the rate falls linearly over all the pairs and reaches lr_end at the last one,
-        # as Trainer.fit's rate does at the end of its last batch
-        lr = lr_start + (lr_end - lr_start) * (p + 1) / count
-        loss += _update_pair(
-            components, columns, input_table, output_table, shared, ids, lr, margin, epsilon, adagrad_eps, scratch
-        )
+    for p in range(count):
+        if p + PREFETCH_DISTANCE < count:
+            _prefetch_rows(shape, input_table, pairs[p + PREFETCH_DISTANCE, 0])
+            for s in range(1, pairs.shape[1]):
+                _prefetch_rows(shape, output_table, pairs[p + PREFETCH_DISTANCE, s])
+        lr = lr_start + (lr_end - lr_start) * (positions[p] + 1) / total
+        loss += _train_pair(shape, input_table, output_table, shared, pairs, p, np.float32(lr), np.float32(margin),
+                            np.float32(epsilon), np.float32(adagrad_eps), scratch)
     return loss
 
 
@@ -466,24 +542,21 @@ def _shuffle(pairs: Array, positions: Array, count: int, state: Array) -> None:
         positions[p], positions[q] = positions[q], positions[p]
 
 
-@njit(fastmath=FASTMATH, cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _train_block(
-    component_ids: tuple[int, ...], column_ids: tuple[int, ...], input_table: Table, output_table: Table,
-    shared: bool, tokens: Array, start: int,
-    stop: int, keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
+    shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
+    keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
     lr_start: float, lr_end: float, margin: float, epsilon: float, adagrad_eps: float, seed: int, block: int,
 ) -> tuple[float, int]:
     """Subsample ``tokens[start:stop]``, then a round of centres at a time draw their pairs and
     negatives, shuffle them and train on them; returns the summed loss and the number of pairs."""
-    components = _static_length(component_ids)
-    columns = _static_length(column_ids)
     state = _stream(seed, block)
     kept = np.empty(stop - start, dtype=np.int64)
     kept_positions = np.empty(stop - start, dtype=np.int64)
     count = _subsample(tokens, start, stop, keep_probability, state, kept, kept_positions)
     pairs = np.empty((2 * window * CENTRES_PER_ROUND, per_pair + 2), dtype=np.int64)
     positions = np.empty(2 * window * CENTRES_PER_ROUND, dtype=np.int64)
-    scratch = _scratch(per_pair + 2, components, input_table[0].shape[2], columns)
+    scratch = _scratch(shape, per_pair + 2)
     loss = 0.0
     trained = 0
     for first in range(0, count, CENTRES_PER_ROUND):
@@ -492,12 +565,10 @@ def _train_block(
             negative_alias, state, pairs, positions,
         )
         _shuffle(pairs, positions, made, state)
-        for p in range(made):
-            # the rate falls linearly with the centre's place in the span, the unit in
-            # which Trainer.fit counts progress
-            lr = lr_start + (lr_end - lr_start) * (positions[p] + 1) / tokens.shape[0]
-            loss += _update_pair(components, columns, input_table, output_table, shared, pairs[p], lr, margin, epsilon,
-                                 adagrad_eps, scratch)
+        # the rate falls linearly with the centre's place in the span, the unit in which
+        # Trainer.fit counts progress
+        loss += _train_pairs(shape, input_table, output_table, shared, pairs, positions, made, tokens.shape[0],
+                             lr_start, lr_end, margin, epsilon, adagrad_eps, scratch)
         trained += made
     return loss, trained
 
@@ -514,7 +585,7 @@ def _views(table: MixtureTable, optimizer: RowOptimizer) -> Table:
         if tensor.device.type != "cpu" or tensor.dtype != torch.float32 or not tensor.is_contiguous():
             raise W2GMError("the numba backend needs contiguous float32 tables on the CPU")
     # logits [V, K] are viewed as [V, K, 1] so that all three parameters share one Adagrad loop
-    return tuple(t.numpy().reshape(*t.shape[:2], -1) for t in tensors)  # type: ignore[return-value]
+    return Table(*(t.numpy().reshape(*t.shape[:2], -1) for t in tensors))
 
 
 class HogwildUpdater:
@@ -540,8 +611,8 @@ class HogwildUpdater:
         self.shared = "output" not in tables
         self.output = self.input if self.shared else _views(tables["output"], optimizers["output"])
         self.adagrad_eps = float(optimizers["input"].eps)  # type: ignore[attr-defined]
-        self.component_ids = tuple(range(tables["input"].components))
-        self.column_ids = tuple(range(tables["input"].log_variances.shape[-1]))
+        means, log_variances, _ = tables["input"].parameters().values()
+        self.shape = tuple(tuple(range(size)) for size in (means.shape[1], log_variances.shape[2], means.shape[2]))
         self.margin = margin
         self.epsilon = epsilon
         self.threads = threads if threads > 0 else os.cpu_count() or 1
@@ -580,16 +651,20 @@ class HogwildUpdater:
         ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the summed hinge loss.
 
         With one thread this is Trainer.step on one pair at a time."""
-        centres, contexts, negatives = (
-            np.ascontiguousarray(a, dtype=np.int64) for a in (centres, contexts, negatives)
-        )
-        losses = self._blocks(len(centres), self.threads, lambda block, start, stop: _update_block(
-            self.component_ids, self.column_ids, self.input, self.output, self.shared, centres, contexts, negatives,
-            start, stop, lr_start, lr_end, self.margin, self.epsilon, self.adagrad_eps,
+        pairs = np.column_stack([centres, contexts, negatives]).astype(np.int64)
+        # the rate falls linearly over all the pairs and reaches lr_end at the last one, as
+        # Trainer.fit's rate does at the end of its last batch
+        positions = np.arange(len(pairs))
+        losses = self._blocks(len(pairs), self.threads, lambda block, start, stop: _train_pairs(
+            self.shape, self.input, self.output, self.shared, pairs[start:stop], positions[start:stop], stop - start,
+            len(pairs), lr_start, lr_end, self.margin, self.epsilon, self.adagrad_eps,
+            _scratch(self.shape, pairs.shape[1]),
         ))
         return float(sum(losses))
 
-    def train_span(self, ids: np.ndarray, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
+    def train_span(
+        self, ids: np.ndarray | torch.Tensor, lr_start: float, lr_end: float, seed: int
+    ) -> tuple[float, int]:
         """Subsample a span of corpus ids, draw its pairs and negatives and train on them,
         with draws from ``seed``; the rate falls linearly with the centre's place in the
         span, from ``lr_start`` to ``lr_end`` at its last token.  Returns the summed hinge
@@ -605,7 +680,7 @@ class HogwildUpdater:
             raise W2GMError("train_span needs the trainer's PairSampler")
         tokens = np.ascontiguousarray(ids, dtype=np.int64)
         results = self._blocks(len(tokens), self.span_blocks, lambda block, start, stop: _train_block(
-            self.component_ids, self.column_ids, self.input, self.output, self.shared, tokens, start, stop,
+            self.shape, self.input, self.output, self.shared, tokens, start, stop,
             self.keep_probability, self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start,
             lr_end, self.margin, self.epsilon, self.adagrad_eps, seed, block,
         ))
