@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from throughput import CORPUS, ws353_spearman
+from throughput import CORPUS, print_scores, ws353_spearman
 
 from w2gm import corpus
 from w2gm.config import TrainConfig, make_config
@@ -216,11 +216,8 @@ def quality(args: argparse.Namespace) -> None:
         scores[method].append(figures["ws353"])
         print(f"  seed {seed} {method:7s} WS-353 Spearman {figures['ws353']:.4f}  ({figures['seconds']:.1f} s)",
               file=sys.stderr)
-    print(f"\nWS-353 Spearman (max cosine), preset {args.preset}, {args.corpus.name}, {args.seeds} seeds")
-    for method, values in scores.items():
-        spread = statistics.stdev(values) if len(values) > 1 else 0.0
-        print(f"{method:7s} mean {statistics.mean(values):.4f}  sd {spread:.4f}  "
-              f"({', '.join(f'{v:.4f}' for v in values)})")
+    print_scores(f"WS-353 Spearman (max cosine), preset {args.preset}, {args.corpus.name}, {args.seeds} seeds",
+                 scores)
 
 
 def main() -> None:
