@@ -421,9 +421,9 @@ class Trainer:
                     spans_since += 1
                     if not (math.isfinite(loss) and self._finite()):
                         raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
-                    bar.update(trained)
                     bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
                                     epoch=epoch + 1, refresh=False)
+                    bar.update(trained)  # after the postfix, so that the bar shows this span's figures
                     if stops or due:
                         position.seconds = earlier_seconds + time.monotonic() - session_start
                         self.save_checkpoint(checkpointing, position)
