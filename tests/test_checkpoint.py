@@ -12,7 +12,7 @@ import torch
 from planted import write_two_sense_corpus
 
 import w2gm
-from w2gm.checkpoint import CheckpointDir, CheckpointSchedule
+from w2gm.checkpoint import CheckpointDir, CheckpointSchedule, read_metadata
 from w2gm.errors import W2GMError
 from w2gm.keyed import KeyedMixtures
 from w2gm.train import ReferenceUpdater
@@ -39,9 +39,8 @@ def uninterrupted(corpus, tmp_path_factory):
 
 def saved_tokens(directory) -> int:
     """Tokens trained at the directory's checkpoint, read from the file's metadata only."""
-    data = (directory / "state.safetensors").read_bytes()
-    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
-    return json.loads(header["__metadata__"]["position"])["tokens"]
+    metadata = read_metadata((directory / "state.safetensors").read_bytes())
+    return json.loads(metadata["position"])["tokens"]
 
 
 def start_training(corpus, output, extra=()):

@@ -45,13 +45,12 @@ PROVISIONAL_IDS = "provisional_ids.bin"  # corpus.encode's scratch file, if read
 
 @dataclass
 class Position:
-    """How far a run has got, counted over all ranks: the current epoch, where each rank
-    has got to in its shard of it, the tokens of the epoch trained (all ranks), and the
-    work of the whole run so far."""
+    """How far a run has got: the current epoch, where each rank has got to in its shard
+    of it (their sum is the share of the epoch trained), and the work of the whole run so
+    far, counted over all ranks."""
 
     epoch: int = 0
     offsets: list[int] = field(default_factory=list)
-    epoch_tokens: int = 0
     tokens: int = 0
     pairs: int = 0
     loss: float = 0.0
@@ -145,7 +144,7 @@ class CheckpointDir:
         data = self.state_path.read_bytes()
         try:
             tensors = safetensors_load(data)
-            metadata = _metadata(data)
+            metadata = read_metadata(data)
             if metadata.get("format") != FORMAT_NAME:
                 raise ValueError("not a w2gm checkpoint")
             version = int(metadata["format_version"])
@@ -169,7 +168,8 @@ class CheckpointDir:
             self.path.rmdir()
 
 
-def _metadata(data: bytes) -> dict[str, str]:
+def read_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a state file's safetensors header."""
     header_size = int.from_bytes(data[:8], "little")
     return json.loads(data[8 : 8 + header_size])["__metadata__"]
 

@@ -323,7 +323,7 @@ class Trainer:
         same, else the saved share of the epoch, applied to every new shard."""
         if len(position.offsets) == len(sizes):
             return list(position.offsets)
-        return [position.epoch_tokens * size // length for size in sizes]
+        return [sum(position.offsets) * size // length for size in sizes]
 
     def save_checkpoint(self, checkpointing: Checkpointing | None, position: Position) -> None:
         if checkpointing is not None and self.group.is_main:
@@ -340,8 +340,9 @@ class Trainer:
                         f"w2gm train --resume {where} --lr RATE --allow-config-change")
         return message
 
-    def _interrupt_message(self, position: Position, total: int, checkpointing: Checkpointing | None) -> str:
-        where = checkpointing.directory.path if checkpointing is not None else "?"
+    @staticmethod
+    def _interrupt_message(position: Position, total: int, checkpointing: Checkpointing) -> str:
+        where = checkpointing.directory.path
         return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%); "
                 f"checkpoint saved in {where}; continue with: w2gm train --resume {where}")
 
@@ -413,7 +414,6 @@ class Trainer:
                     loss, pairs, stops, due = group.sum([loss, pairs, float(stop.requested), float(due)])
                     trained = sum(b - a for a, b in bounds)
                     position.tokens += trained
-                    position.epoch_tokens += trained
                     position.pairs += int(pairs)
                     position.loss += loss
                     position.offsets = [b for _, b in bounds]
@@ -430,8 +430,9 @@ class Trainer:
                         last_checkpoint, spans_since = time.monotonic(), 0
                     if stops:
                         bar.close()
+                        assert checkpointing is not None  # signals are only caught when checkpointing
                         raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
-                position.epoch, position.epoch_tokens = epoch + 1, 0
+                position.epoch = epoch + 1
                 offsets = [0] * group.world_size
                 position.offsets = list(offsets)
         bar.close()
@@ -441,7 +442,6 @@ class Trainer:
         return {
             "tokens": int(position.tokens),
             "pairs": int(position.pairs),
-            "spans": int(config.epochs * math.ceil(max(sizes) / span)),
             "seconds": seconds,
             "tokens_per_second": session_tokens / max(session_seconds, 1e-9),
             "mean_loss": position.loss / max(position.pairs * config.negatives, 1),
