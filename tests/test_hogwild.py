@@ -82,12 +82,14 @@ def hinges(t: Trainer, p: int) -> torch.Tensor:
 @pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
 @pytest.mark.parametrize("components", [1, 2, 3])
 @pytest.mark.parametrize("separate_output", [True, False])
-def test_pairs_in_order_match_the_reference_step_with_batches_of_one(covariance, components, separate_output):
+@pytest.mark.parametrize("objective", ["paper", "sense"])
+def test_pairs_in_order_match_the_reference_step_with_batches_of_one(covariance, components, separate_output,
+                                                                      objective):
     config = TrainConfig(components=components, dim=DIM, covariance=covariance, separate_output=separate_output,
-                         seed=7)
+                         seed=7, objective=objective)
     fast, reference = trainer(config, warm=True), trainer(config, warm=True)
     lr_start, lr_end = 0.05, 0.02
-    updater = HogwildUpdater(fast.tables, fast.optimizers, config.margin, threads=1)
+    updater = HogwildUpdater(fast.tables, fast.optimizers, config.margin, threads=1, objective=objective)
 
     first_loss = updater.update(CENTRES[:1], CONTEXTS[:1], NEGATIVES[:1], lr_start, lr_start)
     expected_first = reference.step(

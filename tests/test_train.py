@@ -148,3 +148,25 @@ def test_a_single_gaussian_cannot_sit_near_both_senses(planted_models):
     per_sense = sorted(neighbours.count(sense) for sense in ("river", "money"))
     assert per_sense[0] <= 3, neighbours
     assert all(sense_of(planted_models[2], f"{AMBIGUOUS}:{k}")[1] >= 4 for k in range(2))
+
+
+def test_the_sense_objective_pushes_only_the_component_the_positive_chose():
+    """Word components at +e0 and -e0; the context sits at +e0, the negative near -e0.  The
+    paper's hinge pushes component 1 away from the negative (it explains it best); under
+    the sense objective the positive chose component 0, so component 1 gets no gradient.
+    With K = 1 both objectives are the same loss."""
+    e0 = torch.tensor([1.0, 0.0, 0.0])
+    log_var, log_w = torch.full((1, 2, 1), math.log(0.05)), torch.log(torch.full((1, 2), 0.5))
+    gradients = {}
+    for objective in ("paper", "sense"):
+        means = torch.stack([e0, -e0]).unsqueeze(0).requires_grad_()
+        context = (torch.stack([e0, e0]).unsqueeze(0), log_var, log_w)
+        negative = (torch.stack([-0.8 * e0, -0.8 * e0])[None, None], log_var[None], log_w[None])
+        max_margin_loss((means, log_var, log_w), context, negative, 50.0, objective).sum().backward()
+        gradients[objective] = means.grad[0].norm(dim=-1)
+    assert gradients["paper"][1] > 0.1
+    assert gradients["sense"][1] < 1e-6 < gradients["sense"][0]
+    single = [torch.randn(4, 1, 3), torch.randn(4, 1, 1) * 0.2, torch.zeros(4, 1)]
+    negative = [torch.randn(4, 2, 1, 3), torch.randn(4, 2, 1, 1) * 0.2, torch.zeros(4, 2, 1)]
+    torch.testing.assert_close(max_margin_loss(single, single, negative, 1.0, "sense"),
+                               max_margin_loss(single, single, negative, 1.0, "paper"))

@@ -50,14 +50,15 @@ def pairs_tensors(sl: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
 @pytest.mark.parametrize("components", [2, 3])  # 3: padded to 4 in the kernel
 @pytest.mark.parametrize("separate_output", [True, False])
-def test_one_pair_at_a_time_matches_the_reference_step(covariance, components, separate_output):
+@pytest.mark.parametrize("objective", ["paper", "sense"])
+def test_one_pair_at_a_time_matches_the_reference_step(covariance, components, separate_output, objective):
     # the pairs repeat rows within a pair (negative = context, word = its own context or
     # negative) and across pairs, and have active and inactive hinges (test_hogwild.py)
     config = TrainConfig(components=components, dim=6, covariance=covariance, separate_output=separate_output,
-                         seed=7)
+                         seed=7, objective=objective)
     reference = trainer(config, warm=True)
     fast = on_device(reference)
-    updater = TritonUpdater(fast.tables, fast.optimizers, config.margin)
+    updater = TritonUpdater(fast.tables, fast.optimizers, config.margin, objective=objective)
     for p in range(len(CENTRES)):
         lr = 0.05 - 0.005 * p
         centres, contexts, negatives = pairs_tensors(slice(p, p + 1))

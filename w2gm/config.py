@@ -26,11 +26,24 @@ class TrainConfig:
         0.3, "a word's components start this fraction of A.2's random offsets away from its "
         "first component (1: independent A.2 draws); small values let each sense claim a component"
     )
+    split_at: float = option(
+        0.0, "share of the run during which each word's K components stay tied as one Gaussian, after which "
+        "they split apart (split.py); 0 trains K separate components from the start, as the paper does"
+    )
+    split_noise: float = option(0.05, "standard deviation per dimension of the noise that splits tied components")
+    split_min_count: int = option(
+        0, "words seen fewer times keep their components tied (one sense) after the split"
+    )
     separate_output: bool = option(
         True, "learn separate output (context) distributions, as word2vec and A.2 do"
     )
     # objective (3.3) and sampling (A.2)
     margin: float = option(1.0, "margin m of the max-margin loss")
+    objective: Literal["paper", "sense"] = option(
+        "paper", "paper: hinge on log E(w,c) - log E(w,c') (3.3); sense: each negative is scored against the "
+        "word's components as the positive context chose them, so a component is pushed away from negatives "
+        "only as often as it wins positives (train.max_margin_loss)", choices=("paper", "sense"),
+    )
     window: int = option(10, "maximum context window; each centre word draws its size from 1..window")
     subsample: float = option(
         1e-5, "subsampling threshold t: a word of frequency f is kept with probability "
@@ -88,9 +101,13 @@ class TrainConfig:
             raise W2GMError(f"--component-spread must be in [0, 1], got {self.component_spread}")
         if not self.initial_variance > 0:
             raise W2GMError(f"--initial-variance must be positive, got {self.initial_variance}")
+        if not 0 <= self.split_at < 1:
+            raise W2GMError(f"--split-at must be in [0, 1), got {self.split_at}")
+        if not self.split_noise >= 0:
+            raise W2GMError(f"--split-noise must be >= 0, got {self.split_noise}")
         if self.subsample < 0:
             raise W2GMError(f"--subsample must be >= 0, got {self.subsample}")
-        for name in ("covariance", "optimizer", "encoding_errors", "backend"):
+        for name in ("covariance", "objective", "optimizer", "encoding_errors", "backend"):
             allowed = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in allowed:
                 flag = "--" + name.replace("_", "-")

@@ -232,11 +232,16 @@ def _mixture(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch) 
 
 @njit(**_PAIR_LOOP, inline="always")
 def _log_energy(
-    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, epsilon: float, scratch: Scratch
+    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, epsilon: float, sense: bool,
+    scratch: Scratch,
 ) -> None:
     """log E(word, row) of Eq. (2), the row in scratch slot ``slot``, less -D/2 log 2 pi (a
     constant that cancels in every hinge and in every r_ij); leaves r_ij, 1 / S_ijc and the
-    squared distances per column in the slot's buffers for the backward pass."""
+    squared distances per column in the slot's buffers for the backward pass.  With
+    ``sense`` (a negative under the "sense" objective) it is instead
+    sum_i rho_i log E(N_wi, row), rho_i = sum_j r_ij of the positive in slot 1, and r_ij
+    becomes rho_i times the responsibilities of the row's components given component i:
+    the derivative of that sum in xi_ij."""
     components, columns, dim = _sizes(shape)
     per_column = dim // columns
     responsibility = scratch.responsibility
@@ -267,6 +272,9 @@ def _log_energy(
                  - np.float32(0.5) * (np.float32(per_column) * log_det + mahalanobis))
             responsibility[slot, i, j] = x
             top = max(top, x)
+    if sense:
+        _sense_log_energy(components, slot, scratch)
+        return
     # logsumexp shifted by its largest term (A.2), then r_ij = exp(x_ij - log E)
     total = np.float32(0.0)
     for i in range(components):
@@ -281,11 +289,35 @@ def _log_energy(
 
 
 @njit(**_PAIR_LOOP, inline="always")
+def _sense_log_energy(components: int, slot: int, scratch: Scratch) -> None:
+    """The "sense" objective's negative energy from x_ij in the slot's responsibilities:
+    log E(N_wi, g) = logsumexp_j x_ij - log p_i, weighted by rho_i (train.max_margin_loss)."""
+    responsibility = scratch.responsibility
+    energy = np.float32(0.0)
+    for i in range(components):
+        share = np.float32(0.0)
+        top = np.float32(-np.inf)
+        for j in range(components):
+            share += responsibility[1, i, j]
+            top = max(top, responsibility[slot, i, j])
+        total = np.float32(0.0)
+        for j in range(components):
+            responsibility[slot, i, j] = math.exp(responsibility[slot, i, j] - top)
+            total += responsibility[slot, i, j]
+        scale = share / total
+        for j in range(components):
+            responsibility[slot, i, j] *= scale
+        energy += share * (top + math.log(total) - scratch.log_weights[0, i])
+    scratch.log_energy[slot] = energy
+
+
+@njit(**_PAIR_LOOP, inline="always")
 def _add_log_energy_gradient(
-    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, scratch: Scratch
+    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, sense: bool, scratch: Scratch
 ) -> None:
     """Add scale[slot] times the gradient of log E(word, row) (module docstring) to the
-    gradient buffers of slot 0 and ``slot``, from the terms :func:`_log_energy` left."""
+    gradient buffers of slot 0 and ``slot``, from the terms :func:`_log_energy` left.  A
+    ``sense`` energy does not depend on the word's weights: they get no gradient from it."""
     components, columns, dim = _sizes(shape)
     per_column = dim // columns
     responsibility = scratch.responsibility
@@ -297,7 +329,8 @@ def _add_log_energy_gradient(
         for j in range(components):
             row_sum += responsibility[slot, i, j]
             column_sum += responsibility[slot, j, i]
-        scratch.logits_grad[0, i, 0] += factor * (row_sum - scratch.weights[0, i])
+        if not sense:
+            scratch.logits_grad[0, i, 0] += factor * (row_sum - scratch.weights[0, i])
         scratch.logits_grad[slot, i, 0] += factor * (column_sum - scratch.weights[slot, i])
     for i in range(components):
         for j in range(components):
@@ -344,7 +377,7 @@ def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scrat
 @njit(**_PAIR_LOOP, inline="always")
 def _train_pair(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, p: int, lr: float,
-    margin: float, epsilon: float, adagrad_eps: float, scratch: Scratch,
+    margin: float, sense: bool, epsilon: float, adagrad_eps: float, scratch: Scratch,
 ) -> float:
     """Hinges, gradients and Adagrad steps of pair ``pairs[p]``: the word (input table), its
     context and its negatives (output table).  Returns the pair's summed hinge loss."""
@@ -354,7 +387,8 @@ def _train_pair(
     _mixture(shape, input_table, word, 0, scratch)
     for s in range(1, slots):
         _mixture(shape, output_table, pairs[p, s], s, scratch)
-        _log_energy(shape, input_table.means, output_table.means, word, pairs[p, s], s, epsilon, scratch)
+        _log_energy(shape, input_table.means, output_table.means, word, pairs[p, s], s, epsilon, sense and s > 1,
+                    scratch)
     loss = 0.0
     active = 0
     for s in range(2, slots):
@@ -371,7 +405,8 @@ def _train_pair(
     scratch.logits_grad[:] = 0.0
     for s in range(1, slots):
         if scratch.scale[s] != 0.0:
-            _add_log_energy_gradient(shape, input_table.means, output_table.means, word, pairs[p, s], s, scratch)
+            _add_log_energy_gradient(shape, input_table.means, output_table.means, word, pairs[p, s], s,
+                                     sense and s > 1, scratch)
     # A row the pair uses twice (a negative that is the context, or with a shared table the
     # word itself) gets one Adagrad step with the summed gradient, as the reference does.
     owner = scratch.owner
@@ -398,8 +433,8 @@ def _train_pair(
 @njit(**_PAIR_LOOP, nogil=True, _nrt=False)
 def _train_pairs(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, positions: Array,
-    count: int, total: int, lr_start: float, lr_end: float, margin: float, epsilon: float, adagrad_eps: float,
-    scratch: Scratch,
+    count: int, total: int, lr_start: float, lr_end: float, margin: float, sense: bool, epsilon: float,
+    adagrad_eps: float, scratch: Scratch,
 ) -> float:
     """Train pairs ``:count`` in order; returns their summed loss.  The rate falls linearly
     with a pair's place ``positions[p]`` among ``total``, from ``lr_start`` to reach
@@ -412,7 +447,7 @@ def _train_pairs(
                 _prefetch_rows(shape, output_table, pairs[p + PREFETCH_DISTANCE, s])
         lr = lr_start + (lr_end - lr_start) * (positions[p] + 1) / total
         loss += _train_pair(shape, input_table, output_table, shared, pairs, p, np.float32(lr), np.float32(margin),
-                            np.float32(epsilon), np.float32(adagrad_eps), scratch)
+                            sense, np.float32(epsilon), np.float32(adagrad_eps), scratch)
     return loss
 
 
@@ -546,7 +581,8 @@ def _shuffle(pairs: Array, positions: Array, count: int, state: Array) -> None:
 def _train_block(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
     keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
-    lr_start: float, lr_end: float, margin: float, epsilon: float, adagrad_eps: float, seed: int, block: int,
+    lr_start: float, lr_end: float, margin: float, sense: bool, epsilon: float, adagrad_eps: float, seed: int,
+    block: int,
 ) -> tuple[float, int]:
     """Subsample ``tokens[start:stop]``, then a round of centres at a time draw their pairs and
     negatives, shuffle them and train on them; returns the summed loss and the number of pairs."""
@@ -568,7 +604,7 @@ def _train_block(
         # the rate falls linearly with the centre's place in the span, the unit in which
         # Trainer.fit counts progress
         loss += _train_pairs(shape, input_table, output_table, shared, pairs, positions, made, tokens.shape[0],
-                             lr_start, lr_end, margin, epsilon, adagrad_eps, scratch)
+                             lr_start, lr_end, margin, sense, epsilon, adagrad_eps, scratch)
         trained += made
     return loss, trained
 
@@ -606,6 +642,7 @@ class HogwildUpdater:
         sampler: PairSampler | None = None,
         negatives: int = 1,
         epsilon: float = VARIANCE_EPSILON,
+        objective: str = "paper",
     ) -> None:
         self.input = _views(tables["input"], optimizers["input"])
         self.shared = "output" not in tables
@@ -614,6 +651,7 @@ class HogwildUpdater:
         means, log_variances, _ = tables["input"].parameters().values()
         self.shape = tuple(tuple(range(size)) for size in (means.shape[1], log_variances.shape[2], means.shape[2]))
         self.margin = margin
+        self.sense = objective == "sense"
         self.epsilon = epsilon
         self.threads = threads if threads > 0 else os.cpu_count() or 1
         self.span_blocks = BLOCKS_PER_THREAD * self.threads
@@ -631,7 +669,7 @@ class HogwildUpdater:
         """The updater of a Trainer's tables, with its margin, threads, sampler and negatives."""
         config = trainer.config
         return cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,
-                   config.negatives)
+                   config.negatives, objective=config.objective)
 
     def _blocks(self, length: int, blocks: int, run: Callable[[int, int, int], Any]) -> list[Any]:
         """``run(block, start, stop)`` for ``blocks`` contiguous blocks of ``range(length)``, in
@@ -657,7 +695,7 @@ class HogwildUpdater:
         positions = np.arange(len(pairs))
         losses = self._blocks(len(pairs), self.threads, lambda block, start, stop: _train_pairs(
             self.shape, self.input, self.output, self.shared, pairs[start:stop], positions[start:stop], stop - start,
-            len(pairs), lr_start, lr_end, self.margin, self.epsilon, self.adagrad_eps,
+            len(pairs), lr_start, lr_end, self.margin, self.sense, self.epsilon, self.adagrad_eps,
             _scratch(self.shape, pairs.shape[1]),
         ))
         return float(sum(losses))
@@ -682,6 +720,6 @@ class HogwildUpdater:
         results = self._blocks(len(tokens), self.span_blocks, lambda block, start, stop: _train_block(
             self.shape, self.input, self.output, self.shared, tokens, start, stop,
             self.keep_probability, self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start,
-            lr_end, self.margin, self.epsilon, self.adagrad_eps, seed, block,
+            lr_end, self.margin, self.sense, self.epsilon, self.adagrad_eps, seed, block,
         ))
         return float(sum(loss for loss, _ in results)), int(sum(pairs for _, pairs in results))

@@ -34,11 +34,12 @@ from . import corpus as corpus_module
 from . import distributed, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
-from .energy import log_expected_likelihood
+from .energy import log_expected_likelihood, partial_log_energies
 from .errors import W2GMError, os_reason
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .sampling import PairSampler
+from .split import split_components, split_tokens, tie_components
 from .vocab import Vocabulary
 
 CorpusArg = str | os.PathLike | Iterable[str | os.PathLike] | None
@@ -63,15 +64,32 @@ def max_margin_loss(
     context: tuple[Tensor, Tensor, Tensor],
     negative: tuple[Tensor, Tensor, Tensor],
     margin: float,
+    objective: str = "paper",
 ) -> Tensor:
     """Hinge of Section 3.3 for every (pair, negative): max(0, m - log E(w,c) + log E(w,c')).
 
     ``word`` and ``context`` are ``[B, K, ...]`` mixtures, ``negative`` is ``[B, N, K, ...]``;
-    the result is ``[B, N]``.
+    the result is ``[B, N]``.  With ``objective="sense"`` the negative is scored against the
+    word's components as the positive context chose them: log E(w,c') becomes
+    sum_i rho_i log E(N_wi, g_c'), where rho_i = sum_j r_ij is component i's share of the
+    positive energy (held constant, as an E-step would) and E(N_wi, g_c') is the energy of
+    component i alone with the negative's mixture.  A component is then pushed away from
+    negatives only as often as it wins positives, as in multi-sense skip-gram, instead of
+    whenever it happens to lie nearest a random word; with K = 1 the two objectives agree.
     """
-    positive_energy = log_expected_likelihood(*word, *context)  # [B]
-    word_per_negative = tuple(t.unsqueeze(1) for t in word)
-    negative_energy = log_expected_likelihood(*word_per_negative, *negative)  # [B, N]
+    means, log_variances, log_weights = word
+    if objective == "sense":
+        xi = partial_log_energies(means, log_variances, context[0], context[1])  # [B, K, K]
+        joint = xi + log_weights.unsqueeze(-1) + context[2].unsqueeze(-2)
+        positive_energy = torch.logsumexp(joint.flatten(-2), dim=-1)
+        share = torch.softmax(joint.flatten(-2), dim=-1).unflatten(-1, xi.shape[-2:]).sum(-1).detach()  # rho
+        xi = partial_log_energies(means.unsqueeze(1), log_variances.unsqueeze(1), negative[0], negative[1])
+        per_component = torch.logsumexp(xi + negative[2].unsqueeze(-2), dim=-1)  # [B, N, K]
+        negative_energy = (share.unsqueeze(1) * per_component).sum(-1)
+    else:
+        positive_energy = log_expected_likelihood(*word, *context)  # [B]
+        word_per_negative = tuple(t.unsqueeze(1) for t in word)
+        negative_energy = log_expected_likelihood(*word_per_negative, *negative)  # [B, N]
     return torch.relu(margin - positive_energy.unsqueeze(1) + negative_energy)
 
 
@@ -236,6 +254,9 @@ class Trainer:
         self.tables = {"input": new_table()}
         if config.separate_output:
             self.tables["output"] = new_table()
+        if self.splits:
+            for table in self.tables.values():
+                tie_components(table)
         self.optimizers = {
             name: optim.make(config.optimizer, table.parameters()) for name, table in self.tables.items()
         }
@@ -247,6 +268,27 @@ class Trainer:
             1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
         )
         self._updater: SpanUpdater | None = None
+        self._split_after: int | None = None
+
+    @property
+    def splits(self) -> bool:
+        """Whether the run trains tied components first and splits them (:mod:`w2gm.split`)."""
+        return self.config.split_at > 0 and self.config.components > 1
+
+    def split(self) -> None:
+        """Split every eligible word's tied components (the same noise on every rank)."""
+        eligible = self.vocab.counts >= self.config.split_min_count
+        for offset, table in enumerate(self.tables.values()):
+            seed = span_seed(self.config.seed, (1 << 30) + offset, 0, 0)
+            split_components(table, self.config.split_noise, seed, eligible)
+
+    def after_span(self, tokens: int, total: int) -> None:
+        """What happens to the tables between spans, once ``tokens`` of the run's ``total``
+        are trained (the same on every rank): the split of tied components, unless the run
+        is over."""
+        if self._split_after is not None and total > tokens >= self._split_after:
+            self.split()
+            self._split_after = None
 
     @property
     def updater(self) -> SpanUpdater:
@@ -271,7 +313,7 @@ class Trainer:
         negative = tuple(
             t.unflatten(0, (batch, per_pair)) for t in outputs.mixtures(offset + batch, len(outputs.ids))
         )
-        loss = max_margin_loss(word, context, negative, self.config.margin).sum()
+        loss = max_margin_loss(word, context, negative, self.config.margin, self.config.objective).sum()
         loss.backward()
         with torch.no_grad():
             for name, part in gathered.items():
@@ -387,6 +429,10 @@ class Trainer:
         merge_seconds = 0.0
         last_checkpoint, spans_since = time.monotonic(), 0
         lr = learning_rate(config, position.tokens / total)
+        # a resumed run whose checkpoint was saved after the split has split already
+        self._split_after = split_tokens(total, config.split_at) if self.splits else None
+        if self._split_after is not None and position.tokens >= self._split_after:
+            self._split_after = None
         with _StopRequest(enabled=checkpointing is not None) as stop:
             for epoch in range(position.epoch, config.epochs):
                 spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))
@@ -421,6 +467,7 @@ class Trainer:
                     spans_since += 1
                     if not (math.isfinite(loss) and self._finite()):
                         raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
+                    self.after_span(position.tokens, total)
                     bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
                                     epoch=epoch + 1, refresh=False)
                     bar.update(trained)  # after the postfix, so that the bar shows this span's figures

@@ -129,8 +129,8 @@ def _log_energy(
     D: tl.constexpr, C: tl.constexpr, CP: tl.constexpr,
 ):
     """log E(f, g) of Eq. (2) for each pair, with what its gradient needs: the
-    responsibilities r_ij, the differences mu_fi - nu_gj, the variance sums S_ijc and the
-    squared distances summed within each column c."""
+    responsibilities r_ij, the differences mu_fi - nu_gj, the variance sums S_ijc, the
+    squared distances summed within each column c, and x_ij = log p_i + log q_j + xi_ij."""
     difference = means_f - means_g  # [B, KP, KP, DP]
     variance_sum = variances_f + variances_g + epsilon  # S_ijc (A.2), [B, KP, KP, CP]
     squared = difference * difference
@@ -144,17 +144,35 @@ def _log_energy(
     top = tl.max(tl.max(x, axis=2, keep_dims=True), axis=1, keep_dims=True)
     terms = tl.exp(x - top)
     total = _sum_pairs(terms)
-    return top + tl.log(total), terms / total, difference, variance_sum, squared
+    return top + tl.log(total), terms / total, difference, variance_sum, squared, x
+
+
+@triton.jit
+def _sense_energy(x, share, log_weights_f):
+    """The "sense" objective's negative energy sum_i rho_i log E(N_fi, g) from x_ij, with
+    rho_i = ``share`` (train.max_margin_loss), and its derivative in xi_ij: rho_i times the
+    responsibilities of g's components given f's component i.  Padded entries (x = -inf,
+    rho = 0) contribute nothing."""
+    finite = tl.where(x > -float("inf"), x, -1e30)
+    top = tl.max(finite, axis=CONTEXT, keep_dims=True)
+    terms = tl.exp(finite - top)
+    total = tl.sum(terms, axis=CONTEXT, keep_dims=True)
+    per_component = tl.where(share > 0.0, share * (top + tl.log(total) - log_weights_f), 0.0)
+    return tl.sum(per_component, axis=WORD, keep_dims=True), share * terms / total
 
 
 @triton.jit
 def _log_energy_gradients(
-    coefficient, responsibility, difference, variance_sum, squared, variances_f, log_weights_f, variances_g,
-    log_weights_g, D: tl.constexpr, C: tl.constexpr,
+    coefficient, responsibility, sense_coefficient, sense_responsibility, difference, variance_sum, squared,
+    variances_f, log_weights_f, variances_g, log_weights_g, D: tl.constexpr, C: tl.constexpr, SENSE: tl.constexpr,
 ):
-    """The gradients of ``coefficient`` times log E(f, g) with respect to f's and g's means,
-    log variances and logits (module docstring), from :func:`_log_energy`'s results."""
+    """The gradients of ``coefficient`` times log E(f, g), plus with SENSE
+    ``sense_coefficient`` times the sense energy of :func:`_sense_energy`, with respect to
+    f's and g's means, log variances and logits (module docstring), from
+    :func:`_log_energy`'s results.  The sense energy does not depend on f's weights."""
     weight = coefficient * responsibility  # d (coefficient log E) / d xi_ij
+    if SENSE:
+        weight += sense_coefficient * sense_responsibility
     pull = (weight / variance_sum) * difference  # -d / d mu_fi = d / d nu_gj
     # d xi_ij / d S_ijc, which times a_ic (or b_jc) is the log-variance gradient
     d_xi_d_sum = weight * 0.5 * (squared / variance_sum - D // C) / variance_sum
@@ -165,6 +183,9 @@ def _log_energy_gradients(
     # d log E / d s_i = sum_j r_ij - p_i, and for g's logits the column sums of r
     logits_f = coefficient * (tl.sum(responsibility, axis=CONTEXT, keep_dims=True) - tl.exp(log_weights_f))
     logits_g = coefficient * (tl.sum(responsibility, axis=WORD, keep_dims=True) - tl.exp(log_weights_g))
+    if SENSE:
+        logits_g += sense_coefficient * (tl.sum(sense_responsibility, axis=WORD, keep_dims=True)
+                                         - tl.exp(log_weights_g))
     return means_f, log_variances_f, logits_f, means_g, log_variances_g, logits_g
 
 
@@ -212,7 +233,7 @@ def _train_pairs(
     centres_ptr, contexts_ptr, negatives_ptr, count, losses_ptr,
     lr_start, lr_slope, margin, epsilon, adagrad_eps,
     K: tl.constexpr, D: tl.constexpr, C: tl.constexpr, NEGATIVES: tl.constexpr, SHARED: tl.constexpr,
-    BLOCK: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr, CP: tl.constexpr,
+    SENSE: tl.constexpr, BLOCK: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr, CP: tl.constexpr,
 ):
     """Hinges, gradients and Adagrad steps of pairs ``[pid * BLOCK, (pid + 1) * BLOCK)``;
     writes their summed hinge loss to ``losses_ptr[pid]``.  Pair p trains at rate
@@ -227,8 +248,9 @@ def _train_pairs(
     contexts = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 0, NEGATIVES)
     means, variances, log_weights = _load_mixture(
         out_means, out_log_variances, out_logits, contexts, CONTEXT, K, D, C, KP, DP, CP)
-    positive, positive_r, positive_difference, positive_sum, positive_squared = _log_energy(
+    positive, positive_r, positive_difference, positive_sum, positive_squared, positive_x = _log_energy(
         word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+    share = tl.sum(positive_r, axis=CONTEXT, keep_dims=True)  # rho_i of the "sense" objective
 
     # Every hinge first (3.3), at the parameters before the pair: whether each is active
     # (bit n of ``active``) decides every slot's loss coefficient.
@@ -239,8 +261,10 @@ def _train_pairs(
         rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 1 + n, NEGATIVES)
         means, variances, log_weights = _load_mixture(
             out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
-        negative, _, _, _, _ = _log_energy(
+        negative, _, _, _, _, x = _log_energy(
             word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+        if SENSE:
+            negative, _ = _sense_energy(x, share, word_log_weights)
         hinge = margin - positive + negative
         on = valid & (hinge > 0.0)
         loss += tl.where(on, hinge, 0.0)
@@ -249,7 +273,9 @@ def _train_pairs(
     tl.store(losses_ptr + tl.program_id(0), tl.sum(loss))
 
     # Then each output row once: the first slot that holds it (its owner) takes the gradient
-    # of log E(w, row) scaled by the summed coefficients of all slots holding it.
+    # of log E(w, row) scaled by the summed coefficients of all slots holding it.  Under the
+    # sense objective a negative's energy is another function of the row than the context's,
+    # so the negatives' coefficients are summed apart, in ``sense_coefficient``.
     word_means_grad = tl.zeros((BLOCK, KP, 1, DP), dtype=tl.float32)
     word_log_variances_grad = tl.zeros((BLOCK, KP, 1, CP), dtype=tl.float32)
     word_logits_grad = tl.zeros((BLOCK, KP, 1, 1), dtype=tl.float32)
@@ -257,6 +283,7 @@ def _train_pairs(
         rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, slot, NEGATIVES)
         owner = valid
         coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+        sense_coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
         for other in tl.static_range(NEGATIVES + 1):
             same = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, other, NEGATIVES) == rows
             if other < slot:
@@ -264,24 +291,31 @@ def _train_pairs(
             elif other == 0:  # the context: -log E(w, c) in every active hinge
                 coefficient -= tl.where(same, active_count, 0.0)
             else:  # negative other - 1: +log E(w, c') when its hinge is active
-                coefficient += tl.where(same & (((active >> (other - 1)) & 1) == 1), 1.0, 0.0)
+                on = tl.where(same & (((active >> (other - 1)) & 1) == 1), 1.0, 0.0)
+                if SENSE:
+                    sense_coefficient += on
+                else:
+                    coefficient += on
         coefficient = tl.where(owner, coefficient, 0.0)
+        sense_coefficient = tl.where(owner, sense_coefficient, 0.0)
+        means, variances, log_weights = _load_mixture(
+            out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
         if slot == 0:  # the context's energy is the positive one, kept from above
-            means, variances, log_weights = _load_mixture(
-                out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
-            r, difference, variance_sum, squared = positive_r, positive_difference, positive_sum, positive_squared
+            r, difference, variance_sum, squared, x = (
+                positive_r, positive_difference, positive_sum, positive_squared, positive_x)
         else:
-            means, variances, log_weights = _load_mixture(
-                out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
-            _, r, difference, variance_sum, squared = _log_energy(
+            _, r, difference, variance_sum, squared, x = _log_energy(
                 word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+        sense_r = r
+        if SENSE:
+            _, sense_r = _sense_energy(x, share, word_log_weights)
         grad_means_f, grad_log_variances_f, grad_logits_f, grad_means_g, grad_log_variances_g, grad_logits_g = (
-            _log_energy_gradients(coefficient, r, difference, variance_sum, squared, word_variances,
-                                  word_log_weights, variances, log_weights, D, C))
+            _log_energy_gradients(coefficient, r, sense_coefficient, sense_r, difference, variance_sum, squared,
+                                  word_variances, word_log_weights, variances, log_weights, D, C, SENSE))
         word_means_grad += grad_means_f
         word_log_variances_grad += grad_log_variances_f
         word_logits_grad += grad_logits_f
-        write = owner & (coefficient != 0.0)
+        write = owner & ((coefficient != 0.0) | (sense_coefficient != 0.0))
         if SHARED:  # the word's own row: its gradient joins the word's single step below
             merged = rows == words
             # a context-side tile [B, 1, KP, W] moved to the word's side [B, KP, 1, W]
@@ -334,6 +368,7 @@ class TritonUpdater:
         epsilon: float = VARIANCE_EPSILON,
         block: int = DEFAULT_BLOCK,
         warps: int | None = None,
+        objective: str = "paper",
     ) -> None:
         self.input = _table_tensors(tables["input"], optimizers["input"])
         self.shared = "output" not in tables
@@ -343,6 +378,7 @@ class TritonUpdater:
         table = tables["input"]
         self.components, self.dim, self.columns = table.components, table.dim, table.log_variances.shape[-1]
         self.margin = margin
+        self.sense = objective == "sense"
         self.epsilon = epsilon
         self.sampler = sampler
         self.negatives = negatives
@@ -361,7 +397,7 @@ class TritonUpdater:
             trainer.vocab, config.window, config.subsample, config.negative_power, generator, trainer.device
         )
         return cls(trainer.tables, trainer.optimizers, config.margin, sampler, config.negatives, block=block,
-                   warps=warps)
+                   warps=warps, objective=config.objective)
 
     def update(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr_start: float, lr_end: float) -> float:
         """Train on ``centres[p], contexts[p]`` with negatives ``negatives[p]`` (``[n, N]``), all
@@ -379,6 +415,7 @@ class TritonUpdater:
             *self.input, *self.output, centres, contexts, negatives, count, losses,
             lr_start, (lr_end - lr_start) / count, self.margin, self.epsilon, self.adagrad_eps,
             K=self.components, D=self.dim, C=self.columns, NEGATIVES=negatives.shape[1], SHARED=self.shared,
+            SENSE=self.sense,
             BLOCK=self.block, KP=triton.next_power_of_2(self.components), DP=triton.next_power_of_2(self.dim),
             CP=columns_padded, num_warps=self.warps,
         )

@@ -1,0 +1,259 @@
+"""Senses on real text: K=1 and K=2 w2gm models beside gensim's skip-gram, on one corpus.
+
+    python benchmarks/senses.py CORPUS [--seeds 1 2 3] [--device cuda] [--preset small]
+                                [--variants K=1 "K=2 split"] [--gensim] [--json OUT]
+
+The corpus is read once (``--normalise`` first lowercases it and keeps only a-z words,
+as the issue's measurements did); every variant is trained from the same ids with each
+seed, through the project's Trainer, and evaluated with the same code:
+
+* sim sum: Spearman x100 (max cosine, OOV pairs skipped) summed over the 8 bundled
+  similarity sets (SL, WS, WS-S, WS-R, MEN, MC, RG, RW);
+* SCWS: MaxSim, AvgSim, MaxSimC, AvgSimC (``w2gm.evaluate.scws``);
+* junk: share of the words ranked 100-2100 with a component whose neighbours are
+  incoherent, weights: mean largest weight, sib: mean cosine of a word's components
+  (``w2gm.evaluate.coherence``);
+* SemEval-2010 WSI (``w2gm.evaluate.wsi``; needs ``--wsi DIR``, by default the shared
+  data's): V-measure, paired F-score, supervised mapping accuracy minus the most frequent
+  sense (macro over words with >= 20 held-out contexts).
+
+gensim's skip-gram (dim 50, window 10, 5 negatives, 5 epochs, sample 1e-4, min_count 5)
+trains on the same normalised text; its vectors are scored as a K=1 model.  gensim is
+optional: without it the row is left out.  Each figure is printed as mean +- sd over seeds.
+
+Ablation variants that are not training options live here as Trainer subclasses
+(``anneal``: a variance floor that starts at 1 and shrinks to 0 over the first half of the
+run; ``split+reset``: the split also restarts the means' Adagrad sums).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from w2gm import corpus as corpus_module  # noqa: E402
+from w2gm.config import make_config  # noqa: E402
+from w2gm.evaluate import catalogue  # noqa: E402
+from w2gm.evaluate.coherence import component_report  # noqa: E402
+from w2gm.evaluate.datasets import find_file, read_scws, read_word_pairs  # noqa: E402
+from w2gm.evaluate.scws import evaluate_scws  # noqa: E402
+from w2gm.evaluate.similarity import evaluate_word_pairs  # noqa: E402
+from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
+from w2gm.keyed import KeyedMixtures  # noqa: E402
+from w2gm.mixture import MixtureTable  # noqa: E402
+from w2gm.train import Trainer, resolve_device  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "data"
+WORD = re.compile(r"[a-z]+")
+
+
+class AnnealTrainer(Trainer):
+    """Deterministic annealing by a variance floor: 1 at the start, 0 at half the run."""
+
+    def after_span(self, tokens: int, total: int) -> None:
+        super().after_span(tokens, total)
+        floor = max(0.0, 1.0 - 2.0 * tokens / total)
+        if floor > 0:
+            for table in self.tables.values():
+                table.log_variances.clamp_(min=float(np.log(floor)))
+
+
+class ResetTrainer(Trainer):
+    """The split also restarts the means' Adagrad sums, so that the copies move apart at
+    the step sizes of a new run."""
+
+    def split(self) -> None:
+        super().split()
+        for optimizer in self.optimizers.values():
+            optimizer.sum_squares["means"].fill_(0.1)  # RowAdagrad's initial accumulator
+
+
+TRAINERS = {"anneal": AnnealTrainer, "split+reset": ResetTrainer}
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "K=1": {"components": 1},
+    "K=2 A.2 init": {"components": 2, "component_spread": 1.0},
+    "K=2 spread": {"components": 2},
+    "K=2 split": {"components": 2, "split_at": 0.4},
+    "K=2 split .2": {"components": 2, "split_at": 0.2},
+    "K=2 split .6": {"components": 2, "split_at": 0.6},
+    "K=2 split+reset": {"components": 2, "split_at": 0.4},
+    "K=2 anneal": {"components": 2},
+    "K=2 split+usage": {"components": 2, "split_at": 0.4},
+    "K=2 split mc100": {"components": 2, "split_at": 0.4, "split_min_count": 100},
+    "K=2 sense": {"components": 2, "objective": "sense"},
+    "K=2 sense A.2 init": {"components": 2, "objective": "sense", "component_spread": 1.0},
+    "K=2 sense split": {"components": 2, "objective": "sense", "split_at": 0.4},
+    "K=2 sense split .2": {"components": 2, "objective": "sense", "split_at": 0.2},
+    "K=2 sense+usage": {"components": 2, "objective": "sense"},
+    "K=2 sense lr.05": {"components": 2, "objective": "sense", "lr": 0.05},
+    "K=2 sense split .7": {"components": 2, "objective": "sense", "split_at": 0.7},
+    "K=2 sense split .85": {"components": 2, "objective": "sense", "split_at": 0.85},
+    "K=2 sense split lr.05": {"components": 2, "objective": "sense", "split_at": 0.4, "lr": 0.05},
+    "K=2 sense split mc1000": {"components": 2, "objective": "sense", "split_at": 0.4, "split_min_count": 1000},
+    "K=2 split .7": {"components": 2, "split_at": 0.7},
+    "K=1 lr.05": {"components": 1, "lr": 0.05},
+    "K=2 sense split n.005": {"components": 2, "objective": "sense", "split_at": 0.4, "split_noise": 0.005},
+    "K=2 sense split n.001": {"components": 2, "objective": "sense", "split_at": 0.7, "split_noise": 0.001},
+    "K=2 split mc100 n.005": {"components": 2, "split_at": 0.4, "split_min_count": 100, "split_noise": 0.005},
+}
+
+
+def normalised_copy(path: Path, directory: Path) -> Path:
+    """The text lowercased, a-z words only, one line per input line."""
+    target = directory / "normalised.txt"
+    opener = lzma.open if path.suffix == ".xz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as source, open(target, "w") as out:
+        for line in source:
+            words = WORD.findall(line.lower())
+            if words:
+                out.write(" ".join(words) + "\n")
+    return target
+
+
+def usage_weights(model: KeyedMixtures, ids: np.ndarray, window: int, positions: int, seed: int) -> None:
+    """Mixture weights from usage (AdaGram's sense probabilities): each component's share
+    of the contexts it explains best, over ``positions`` random tokens of the training ids."""
+    from w2gm.evaluate.scws import component_posteriors
+
+    rng = np.random.default_rng(seed)
+    where = rng.integers(window, len(ids) - window, positions)
+    words = np.asarray(ids[where], dtype=np.int64)
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
+    contexts = np.asarray(ids[where[:, None] + offsets[None, :]], dtype=np.int64)
+    winners = component_posteriors(model, words, contexts).argmax(-1).numpy()
+    counts = np.ones((len(model), model.components_per_word))  # one pseudo-count per component
+    np.add.at(counts, (words, winners), 1)
+    model.input.logits.copy_(torch.as_tensor(np.log(counts / counts.sum(1, keepdims=True)), dtype=torch.float32))
+
+
+def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> dict[str, float]:
+    root = catalogue.bundled_data_dir()
+    figures: dict[str, float] = {}
+    total = 0.0
+    for name, relative in catalogue.SIMILARITY.items():
+        result = evaluate_word_pairs(model, read_word_pairs(find_file(root / relative), name), ["max_cosine"])
+        figures[name] = 100 * result.spearman["max_cosine"]
+        total += figures[name]
+    figures["sim sum"] = total
+    scws = evaluate_scws(model, scws_items, window=10)
+    figures |= {name: 100 * value for name, value in scws.spearman.items()}
+    frequent = slice(100, 2100)
+    figures["|mu|"] = float(model.input.means[frequent].norm(dim=-1).mean())
+    figures["var"] = float(model.input.log_variances[frequent].exp().mean())
+    if model.components_per_word > 1:
+        report = component_report(model)
+        figures |= {"junk %": 100 * report.junk_share, "max w": report.max_weight, "sib cos": report.sibling_cosine}
+    if wsi_tasks is not None:
+        wsi = evaluate_wsi(model, wsi_tasks, window=10)
+        figures |= {"V": 100 * wsi.v_measure, "pF": 100 * wsi.paired_f,
+                    "sup-MFS": 100 * (wsi.supervised - wsi.mfs), "comps": wsi.components_used}
+    return figures
+
+
+def train_w2gm(encoded, variant: str, preset: str, seed: int, device: torch.device, extra: dict) -> KeyedMixtures:
+    options = {**VARIANTS[variant], **extra, "seed": seed, "device": str(device)}
+    config = make_config(preset, **options)
+    trainer_class = next((cls for key, cls in TRAINERS.items() if key in variant), Trainer)
+    trainer = trainer_class(encoded.vocab, config, device)
+    summary = trainer.fit(encoded.ids, progress=False)
+    model = trainer.model(summary)
+    if "usage" in variant:
+        usage_weights(model, encoded.ids, config.window, 300_000, seed)
+    return model
+
+
+def train_gensim(text: Path, seed: int, workers: int) -> KeyedMixtures | None:
+    try:
+        from gensim.models import Word2Vec
+        from gensim.models.word2vec import LineSentence
+    except ImportError:
+        return None
+    w2v = Word2Vec(LineSentence(str(text)), sg=1, vector_size=50, window=10, negative=5, epochs=5, sample=1e-4,
+                   min_count=5, workers=workers, seed=seed)
+    from w2gm.vocab import Vocabulary
+
+    words = list(w2v.wv.index_to_key)
+    vocab = Vocabulary(words, np.array([w2v.wv.get_vecattr(w, "count") for w in words]))
+    means = torch.as_tensor(w2v.wv.vectors, dtype=torch.float32).unsqueeze(1)
+    table = MixtureTable(means, torch.zeros(len(words), 1, 1), torch.zeros(len(words), 1))
+    return KeyedMixtures(vocab, table)
+
+
+def summarise(rows: dict[str, list[dict[str, float]]]) -> None:
+    columns = ["sim sum", "WS", "RW", "|mu|", "var", "MaxSim", "AvgSim", "MaxSimC", "AvgSimC", "junk %", "max w",
+               "sib cos", "V", "pF", "sup-MFS", "comps"]
+    print("\n| run | seeds | " + " | ".join(columns) + " |")
+    print("|---|---:|" + "---:|" * len(columns))
+    for name, runs in rows.items():
+        cells = []
+        for column in columns:
+            values = [r[column] for r in runs if column in r]
+            cells.append(f"{np.mean(values):.1f} ± {np.std(values):.1f}" if values else "–")
+        print(f"| {name} | {len(runs)} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--normalise", action="store_true", help="lowercase and keep a-z words first")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--variants", nargs="+", default=["K=1", "K=2 spread", "K=2 split"], choices=list(VARIANTS))
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE", help="training options for all")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--gensim", action="store_true", help="train gensim's skip-gram too")
+    parser.add_argument("--workers", type=int, default=2, help="gensim's worker threads")
+    parser.add_argument("--wsi", type=Path, default=SHARED / "wsd" / "semeval2010")
+    parser.add_argument("--json", type=Path, help="write every run's figures here")
+    args = parser.parse_args()
+    extra = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        extra[key] = json.loads(value)
+    device = resolve_device(args.device)
+    scws_items = read_scws(find_file(catalogue.bundled_data_dir() / catalogue.SCWS))
+    wsi_tasks = read_semeval2010(args.wsi) if args.wsi.is_dir() else None
+    rows: dict[str, list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        text = normalised_copy(args.corpus, Path(scratch)) if args.normalise else args.corpus
+        start = time.perf_counter()
+        encoded = corpus_module.encode([text], scratch, min_count=5)
+        print(f"corpus: {encoded.raw_tokens:,} tokens, {len(encoded.vocab):,} words, read in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+        for seed in args.seeds:
+            for variant in args.variants:
+                start = time.perf_counter()
+                model = train_w2gm(encoded, variant, args.preset, seed, device, extra)
+                seconds = time.perf_counter() - start
+                figures = evaluate(model, scws_items, wsi_tasks) | {"train s": seconds}
+                rows.setdefault(variant, []).append(figures)
+                print(f"{variant} seed {seed}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()), flush=True)
+            if args.gensim:
+                start = time.perf_counter()
+                model = train_gensim(text, seed, args.workers)
+                if model is not None:
+                    figures = evaluate(model, scws_items, wsi_tasks) | {"train s": time.perf_counter() - start}
+                    rows.setdefault("gensim skip-gram", []).append(figures)
+                    print(f"gensim seed {seed}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()),
+                          flush=True)
+    summarise(rows)
+    if args.json:
+        args.json.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "runs": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
