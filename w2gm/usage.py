@@ -2,14 +2,14 @@
 are inactive.
 
 One pass over the training ids (or evenly spread blocks of them, at most ``max_tokens``
-tokens) scores every token against the ``window`` words each side of it with
+tokens, by default 2M on a CPU and 64M on a GPU) scores every token against the ``window`` words each side of it with
 :func:`w2gm.senses.context_posteriors` and counts, for each word, how often each of its
 components has the highest posterior.  ``counts [V, K]`` divided by the row sums are the
 usage shares.  The text is read as it is (no subsampling, the whole window): the same
 context ``model.disambiguate`` would be given.
 
-A component whose share is below :data:`INACTIVE_SHARE`, in a word seen at least
-:data:`MIN_EVIDENCE` times in the pass, is *inactive*: it almost never is the sense in use,
+A component whose share is below :data:`INACTIVE_SHARE` (2%), in a word seen at least
+:data:`MIN_EVIDENCE` (10) times in the pass, is *inactive*: it almost never is the sense in use,
 so neighbour lists and similarity measures leave it out by default.  A word seen fewer
 times, or not at all, keeps every component active: its usage is unknown, not zero.
 """
@@ -26,19 +26,27 @@ from .mixture import MixtureTable
 from .senses import context_posteriors
 
 #: Below this share of its word's tokens a component is inactive.  Measured on a K=2 model
-#: of the text8 prefix (see NOTES-h13.md): the shares of the minority components of
-#: frequent words are spread evenly from 0 to 0.5 with a spike under 0.5%; 2% cuts the spike
-#: and nothing of the spread.
+#: of the text8 prefix (``--preset small``, NOTES-h13.md): the minority component's share is
+#: under 0.1% for 90% of the words seen 50 times or more, and spread evenly from 1% to 50%
+#: for the rest; any threshold from 0.1% to 5% cuts the same spike, and the summed
+#: similarity figures move by less than 1 point across that range.
 INACTIVE_SHARE = 0.02
-#: Tokens a word needs in the pass before any of its components is judged inactive: with
-#: fewer, a share under 2% cannot be told from chance (0 of 50 draws happens with
-#: probability 0.98^50 = 36% at a true share of 2%).
-MIN_EVIDENCE = 50
+#: Tokens a word needs in the pass before any of its components is judged inactive; with
+#: fewer its usage counts as unknown.  On the same model the max-cosine sum over the eight
+#: similarity sets is 311.0 with every component, and with components under 2% left out
+#: 347.7 (words seen >= 5 times), 351.9 (>= 10), 325.8 (>= 20), 321.0 (>= 50): rare words'
+#: unused components hurt as much as frequent words' do.
+MIN_EVIDENCE = 10
 #: Tokens scored per chunk of the pass.
 TOKEN_CHUNK = 1 << 14
 #: Contiguous tokens per block when the pass samples a long text.
 SAMPLE_BLOCK = 1 << 16
-DEFAULT_MAX_TOKENS = 10_000_000
+
+
+def default_max_tokens(device: torch.device) -> int:
+    """How much of the text the pass reads by default: 2M tokens on a CPU (about a minute on
+    two cores), 64M on a GPU."""
+    return 1 << 26 if device.type == "cuda" else 1 << 21
 
 
 @dataclass
@@ -78,7 +86,7 @@ def count_winners(
     ids: np.ndarray | Tensor,
     window: int,
     device: torch.device | str | None = None,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_tokens: int | None = None,
     chunk: int = TOKEN_CHUNK,
     block: int = SAMPLE_BLOCK,
 ) -> Tensor:
@@ -86,6 +94,7 @@ def count_winners(
     order) each component wins given the ``window`` tokens each side.  Runs on ``device``
     (default: the tables'); the tables are used as they are, every component included."""
     device = torch.device(device) if device is not None else words.means.device
+    max_tokens = max_tokens if max_tokens is not None else default_max_tokens(device)
     words, contexts = words.to(device), contexts.to(device)
     vocab_size, k = words.means.shape[:2]
     counts = torch.zeros(vocab_size * k, dtype=torch.int64, device=device)
@@ -95,7 +104,7 @@ def count_winners(
         block_stop = min(length, block_start + block)
         # the block with `window` tokens of text either side, so its edge tokens see theirs
         lo, hi = max(0, block_start - window), min(length, block_stop + window)
-        text = torch.as_tensor(np.asarray(ids[lo:hi]) if not isinstance(ids, Tensor) else ids[lo:hi])
+        text = ids[lo:hi] if isinstance(ids, Tensor) else torch.from_numpy(np.array(ids[lo:hi]))
         text = text.to(device, torch.long)
         for start in range(block_start - lo, block_stop - lo, chunk):
             positions = torch.arange(start, min(start + chunk, block_stop - lo), device=device)
@@ -114,7 +123,7 @@ def component_usage(
     ids: np.ndarray | Tensor,
     window: int,
     device: torch.device | str | None = None,
-    max_tokens: int = DEFAULT_MAX_TOKENS,
+    max_tokens: int | None = None,
 ) -> Tensor:
     """Usage shares ``[V, K]`` (rows sum to 1; NaN for words absent from the pass) of the
     components of ``words`` in the text ``ids``; ``contexts`` are the output distributions
