@@ -8,7 +8,6 @@ far from everything and never used: with usage counts saying so, it is inactive.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from test_explorer import (  # noqa: F401  (live_url is a fixture, used by name)
-    CHROMIUM_FLAGS,
     MONEY,
     WATER,
+    chromium,
     live_url,
     planted_model,
     severe_console_messages,
@@ -85,21 +84,11 @@ def test_cards_carry_usage_and_the_inactive_flag(client: TestClient) -> None:
 
 
 def test_page_at_phone_width_in_chromium(live_url: str, tmp_path: Path) -> None:  # noqa: F811
-    browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if browser is None or driver_path is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    driver = chromium()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = browser
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         wait = WebDriverWait(driver, 15)
         for width in (1280, 420):

@@ -3,10 +3,12 @@ call against the single one."""
 
 import numpy as np
 import pytest
+import torch
 from planted import AMBIGUOUS, PLANTED, SENSES, topic_words, write_two_sense_corpus
 from test_evaluate_models import random_model
 
 import w2gm
+from w2gm import energy, senses
 from w2gm.errors import W2GMError
 
 
@@ -69,3 +71,20 @@ def test_batched_and_single_calls_agree():
     np.testing.assert_allclose(batched, single, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(batched.sum(-1), 1.0, rtol=1e-6)
     assert len(np.unique(batched.argmax(-1))) > 1  # the contexts do move the choice
+
+
+def test_spherical_shortcut_is_the_energy_modules_partial_energy():
+    """The usage pass's expanded squared distance against w2gm.energy's direct form, on
+    components both far apart and nearly coinciding (where the expansion loses digits)."""
+    rng = np.random.default_rng(4)
+    means = torch.tensor(rng.normal(size=(40, 2, 16)), dtype=torch.float32)
+    context_means = torch.tensor(rng.normal(size=(40, 6, 3, 16)), dtype=torch.float32)
+    context_means[:, 0, 0] = means[:, 0] + 1e-3  # nearly the same mean
+    log_variances = torch.tensor(rng.uniform(-3, 0, size=(40, 2, 1)), dtype=torch.float32)
+    context_log_variances = torch.tensor(rng.uniform(-3, 0, size=(40, 6, 3, 1)), dtype=torch.float32)
+    fast = senses.partial_log_energies(means, log_variances, context_means, context_log_variances)
+    direct = energy.partial_log_energies(
+        means.unsqueeze(1), log_variances.unsqueeze(1), context_means, context_log_variances
+    )
+    assert fast.shape == direct.shape == (40, 6, 2, 3)
+    torch.testing.assert_close(fast, direct, rtol=1e-5, atol=2e-4)
