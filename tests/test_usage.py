@@ -51,6 +51,9 @@ def test_shares_sum_to_one_and_unseen_words_are_unknown():
     assert torch.isnan(shares[6:]).all()
     found = usage.Usage.from_counts(usage.count_winners(model.input, model.output, ids, 2))
     assert found.active[6:].all()  # unknown usage is not zero usage
+    # 60 components sharing 980 tokens: every share is under 2%, the most used stay active
+    spread = usage.Usage.from_counts(torch.tensor([[18] * 10 + [16] * 50]))
+    assert spread.active[0].tolist() == [True] * 10 + [False] * 50
 
 
 def dead_component_model():
