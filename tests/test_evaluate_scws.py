@@ -11,8 +11,9 @@ from test_evaluate_models import build_model, random_model
 from w2gm.energy import VARIANCE_EPSILON
 from w2gm.evaluate import catalogue
 from w2gm.evaluate.datasets import ContextPair, WordInContext, find_file, read_scws
-from w2gm.evaluate.scws import METHODS, component_posteriors, evaluate_scws, scws_scores
+from w2gm.evaluate.scws import METHODS, evaluate_scws, scws_scores
 from w2gm.mixture import MixtureTable
+from w2gm.senses import posteriors
 
 
 def in_context(word: str, left: list[str], right: list[str]) -> WordInContext:
@@ -124,11 +125,11 @@ def test_context_picks_the_sense_it_is_about():
     model = two_sense_model()
     ids = np.array([0, 0, 0])
     contexts = np.array([[1, 1, -1], [2, -1, -1], [-1, -1, -1]])  # water; cash; nothing known
-    posterior = component_posteriors(model, ids, contexts).numpy()
+    posterior = posteriors(model, ids, contexts).numpy()
     assert posterior[0, 0] > 0.99 and posterior[1, 1] > 0.99
     np.testing.assert_allclose(posterior[2], [0.5, 0.5])  # no known context: the prior weights
     np.testing.assert_allclose(posterior.sum(1), 1.0)
-    flipped = component_posteriors(two_sense_model(output=True), ids, contexts).numpy()
+    flipped = posteriors(two_sense_model(output=True), ids, contexts).numpy()
     assert flipped[0, 1] > 0.99 and flipped[1, 0] > 0.99
 
 

@@ -423,16 +423,15 @@ def severe_console_messages(driver: Any) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
-def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def chromium() -> Any:
+    """A headless Chromium under selenium that keeps the console log; a skip where Chromium
+    is not installed."""
     browser, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     if browser is None or driver_path is None:
         pytest.skip("Chromium is not installed (apt-get install chromium chromium-driver)")
     # Imported only now: with Chromium present, a missing selenium is a failure, not a skip.
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     options = webdriver.ChromeOptions()
     options.binary_location = browser
@@ -440,7 +439,15 @@ def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureF
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # An explicit driver keeps Selenium Manager from looking for (or downloading) one.
-    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+
+
+def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    driver = chromium()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
     try:
         wait = WebDriverWait(driver, 15)
         driver.get(live_url)

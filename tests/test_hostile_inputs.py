@@ -157,11 +157,15 @@ MODEL_FAULTS: dict[str, tuple[Callable[[Path, Path], object], str]] = {
     ),
     "text": (lambda path, model: path.write_text(GOOD_TEXT), "{path}: not a w2gm model file"),
     "foreign": (foreign_safetensors, "{path}: not a w2gm model file (a safetensors file of another kind)"),
-    "newer": (newer_model, "{path}: model format version 2 is newer than this w2gm reads (1); upgrade w2gm"),
+    "newer": (
+        newer_model,
+        f"{{path}}: model format version {modelfile.FORMAT_VERSION + 1} is newer than this w2gm reads "
+        f"({modelfile.FORMAT_VERSION}); upgrade w2gm",
+    ),
 }
 
 
-@pytest.mark.parametrize("command, words", [("eval", []), ("neighbors", ["rock"])])
+@pytest.mark.parametrize("command, words", [("eval", []), ("neighbors", ["rock"]), ("senses", ["rock"])])
 @pytest.mark.parametrize("fault", MODEL_FAULTS)
 def test_commands_on_a_bad_model_file(tmp_path, capsys, scratch, model_path, command, words, fault):
     make, expected = MODEL_FAULTS[fault]

@@ -2,6 +2,10 @@
 
 Words are Gaussian mixtures; ``"rock:1"`` names component 1 of ``rock`` (the paper's
 Table 1 notation).  Everything here reads the input (word) distributions.
+
+Components the usage pass found almost never in use (:mod:`w2gm.usage`) are *inactive*:
+the similarity measures, ``mixtures`` and ``most_similar`` leave them out (the remaining
+weights renormalised) unless ``include_inactive=True``.
 """
 
 from __future__ import annotations
@@ -14,9 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import measures, modelfile
+from . import measures, modelfile, senses
 from .errors import W2GMError
 from .mixture import MixtureTable
+from .usage import Usage
 from .vocab import Vocabulary
 
 
@@ -40,23 +45,53 @@ class KeyedMixtures:
         output: MixtureTable | None = None,
         config: dict[str, Any] | None = None,
         training: dict[str, Any] | None = None,
+        usage: Usage | None = None,
     ) -> None:
         self.vocab = vocab
         self.input = input.to("cpu")
         self.output = output.to("cpu") if output is not None else None
         self.config = dict(config or {})
         self.training = dict(training or {})
+        #: Winning counts and active flags of the components; None: unknown, all active.
+        self.usage = usage
         self._unit_means: Tensor | None = None
 
     # ----------------------------------------------------------------- files
     @classmethod
     def load(cls, path: str | os.PathLike) -> KeyedMixtures:
         c = modelfile.load(path)
-        return cls(c.vocab, c.input, c.output, c.config, c.training)
+        return cls(c.vocab, c.input, c.output, c.config, c.training, c.usage)
 
     def save(self, path: str | os.PathLike) -> None:
-        contents = modelfile.ModelContents(self.vocab, self.input, self.output, self.config, self.training)
+        contents = modelfile.ModelContents(
+            self.vocab, self.input, self.output, self.config, self.training, self.usage
+        )
         modelfile.save(path, contents)
+
+    def all_components(self) -> KeyedMixtures:
+        """The same model with every component active (usage forgotten), for measuring what
+        leaving inactive components out changes."""
+        return KeyedMixtures(self.vocab, self.input, self.output, self.config, self.training)
+
+    # ----------------------------------------------------------------- usage
+    def active(self, include_inactive: bool = False) -> Tensor:
+        """``[V, K]`` bool: which components count (all, without usage or with ``include_inactive``)."""
+        if self.usage is None or include_inactive:
+            return torch.ones(self.input.logits.shape, dtype=torch.bool)
+        return self.usage.active
+
+    def usage_shares(self) -> Tensor | None:
+        """``[V, K]`` share of each word's tokens in which each component won (NaN rows for
+        words the usage pass did not see), or None when the model has no usage."""
+        return None if self.usage is None else self.usage.shares()
+
+    def log_weights(self, include_inactive: bool = False) -> Tensor:
+        """``[V, K]`` log mixture weights, renormalised over the active components
+        (inactive ones -inf)."""
+        logits = self.input.logits
+        if self.usage is not None and not include_inactive:
+            logits = logits.masked_fill(~self.usage.active, -torch.inf)
+        return torch.log_softmax(logits, -1)
 
     # ------------------------------------------------------------ structure
     @property
@@ -94,17 +129,34 @@ class KeyedMixtures:
             weights=self.input.weights()[i].numpy(),
         )
 
-    def mixtures(self, ids: Tensor | np.ndarray | list[int]) -> measures.Mixtures:
-        """The ``(means, log_variances, log_weights)`` of the given word ids, batched."""
+    def mixtures(self, ids: Tensor | np.ndarray | list[int], include_inactive: bool = False) -> measures.Mixtures:
+        """The ``(means, log_variances, log_weights)`` of the given word ids, batched; inactive
+        components have log weight -inf, which every measure reads as absent."""
         ids = torch.as_tensor(ids, dtype=torch.long)
-        return (self.input.means[ids], self.input.log_variances[ids], torch.log_softmax(self.input.logits[ids], -1))
+        return (self.input.means[ids], self.input.log_variances[ids], self.log_weights(include_inactive)[ids])
 
     # ------------------------------------------------------------- queries
-    def similarity(self, a: str, b: str, measure: str = "max_cosine") -> float:
+    def similarity(self, a: str, b: str, measure: str = "max_cosine", include_inactive: bool = False) -> float:
         """Similarity of two words by a measure of :mod:`w2gm.measures` (max cosine by default)."""
         score = measures.get(measure)
         ids = [self.vocab.id(a)], [self.vocab.id(b)]
-        return float(score(self.mixtures(ids[0]), self.mixtures(ids[1]))[0])
+        return float(score(self.mixtures(ids[0], include_inactive), self.mixtures(ids[1], include_inactive))[0])
+
+    def disambiguate(
+        self, word: str, context: str | list[str], window: int | None = None, include_inactive: bool = False
+    ) -> np.ndarray:
+        """Posterior ``[K]`` over ``word``'s components given a context (a string, split on
+        white space, or a list of words): see :mod:`w2gm.senses`.  Where ``word`` occurs in
+        the context, the ``window`` words each side of it (the training window by default)
+        are used, else all the context's words."""
+        return self.disambiguate_many(word, [context], window, include_inactive)[0]
+
+    def disambiguate_many(
+        self, word: str, contexts: list[str] | list[list[str]], window: int | None = None,
+        include_inactive: bool = False,
+    ) -> np.ndarray:
+        """:meth:`disambiguate` for many contexts at once, ``[N, K]``, scored in one batch."""
+        return senses.disambiguate_many(self, word, contexts, window, include_inactive)
 
     def parse_component(self, key: str) -> tuple[int, int | None]:
         """``"rock:1"`` -> (id of rock, 1); ``"rock"`` -> (id of rock, None).  A word that
@@ -128,27 +180,31 @@ class KeyedMixtures:
             self._unit_means = torch.nn.functional.normalize(means, dim=-1)
         return self._unit_means
 
-    def most_similar(self, key: str, topn: int = 10) -> list[tuple[str, float]]:
+    def most_similar(self, key: str, topn: int = 10, include_inactive: bool = False) -> list[tuple[str, float]]:
         """Nearest neighbours by cosine of the means.
 
         ``most_similar("rock:1")`` ranks every other word's components (``"stone:0"``, ...);
         ``most_similar("rock")`` ranks whole words by their best component pair (max cosine).
-        The query word itself is left out.
+        The query word itself is left out, and so are inactive components (of the query word
+        too, when a whole word is asked for) unless ``include_inactive``.
         """
         if topn < 1:
             raise W2GMError(f"topn must be at least 1, got {topn}")
         word_id, component = self.parse_component(key)
         k = self.components_per_word
         units = self.unit_means()
+        active = self.active(include_inactive)
         if component is not None:
-            scores = units @ units[word_id * k + component]
+            scores = (units @ units[word_id * k + component]).masked_fill(~active.flatten(), -np.inf)
             scores[word_id * k : (word_id + 1) * k] = -np.inf
-            best = torch.topk(scores, min(topn, scores.numel() - k))
+            best = torch.topk(scores, min(topn, int(active.sum()) - int(active[word_id].sum())))
             return [
                 (f"{self.vocab.words[i // k]}:{i % k}", float(s))
                 for s, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)
             ]
-        scores = (units @ units[word_id * k : (word_id + 1) * k].T).reshape(len(self), -1).amax(-1)
+        own = active[word_id].nonzero().flatten() + word_id * k
+        scores = (units @ units[own].T).masked_fill(~active.flatten().unsqueeze(-1), -np.inf)
+        scores = scores.reshape(len(self), -1).amax(-1)
         scores[word_id] = -np.inf
         best = torch.topk(scores, min(topn, len(self) - 1))
         ranked = zip(best.values.tolist(), best.indices.tolist(), strict=True)

@@ -4,12 +4,17 @@ Every measure takes two batches of mixtures, each a ``(means, log_variances, log
 triple shaped as in :mod:`w2gm.energy`, and returns one score per pair, larger meaning
 more similar (distances and divergences are negated), so that rank correlations and
 thresholds read the same way for all of them.
+
+A component whose log weight is -inf is absent (an inactive component, see
+:mod:`w2gm.usage`): the weighted measures give it no weight, and the best-pair measures
+(max cosine, min distance, min KL) never pick it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import Tensor
 
 from . import energy
@@ -19,6 +24,12 @@ Mixtures = tuple[Tensor, Tensor, Tensor]
 Measure = Callable[[Mixtures, Mixtures], Tensor]
 
 
+def _best(pairwise: Tensor, f: Mixtures, g: Mixtures) -> Tensor:
+    """The largest of ``pairwise [..., K_f, K_g]`` over the pairs of present components."""
+    present = f[2].isfinite().unsqueeze(-1) & g[2].isfinite().unsqueeze(-2)
+    return pairwise.masked_fill(~present, -torch.inf).flatten(-2).amax(-1)
+
+
 def expected_likelihood(f: Mixtures, g: Mixtures) -> Tensor:
     """log ELK, the training energy of Eq. (2) with all its constants (4.1.1)."""
     return energy.log_expected_likelihood(*f, *g)
@@ -26,12 +37,12 @@ def expected_likelihood(f: Mixtures, g: Mixtures) -> Tensor:
 
 def max_cosine(f: Mixtures, g: Mixtures) -> Tensor:
     """Largest cosine between any component means (4.1.2)."""
-    return energy.pairwise_cosine(f[0], g[0]).flatten(-2).amax(-1)
+    return _best(energy.pairwise_cosine(f[0], g[0]), f, g)
 
 
 def min_euclidean(f: Mixtures, g: Mixtures) -> Tensor:
     """Minus the smallest distance between any component means (4.1.3)."""
-    return -energy.pairwise_euclidean(f[0], g[0]).flatten(-2).amin(-1)
+    return _best(-energy.pairwise_euclidean(f[0], g[0]), f, g)
 
 
 def mean_cosine(f: Mixtures, g: Mixtures) -> Tensor:
@@ -43,7 +54,7 @@ def mean_cosine(f: Mixtures, g: Mixtures) -> Tensor:
 def min_kl(f: Mixtures, g: Mixtures) -> Tensor:
     """Minus the smallest KL(f_i || g_j): high when some component of g covers one of f,
     i.e. when the specific word f entails the general word g (4.6)."""
-    return -energy.gaussian_kl(f[0], f[1], g[0], g[1]).flatten(-2).amin(-1)
+    return _best(-energy.gaussian_kl(f[0], f[1], g[0], g[1]), f, g)
 
 
 MEASURES: dict[str, Measure] = {

@@ -1,12 +1,16 @@
 """The model file: one safetensors file holding parameters, vocabulary and JSON metadata.
 
-Layout (format version 1)::
+Layout (format version 2)::
 
     input.means, input.log_variances, input.logits      the word distributions (A.2's q_I)
     output.means, output.log_variances, output.logits   context distributions (q_O), if trained
     vocab.counts                                        int64 [V]
     vocab.utf8, vocab.offsets                           words as one UTF-8 blob + [V+1] offsets
+    usage.counts, usage.active                          int64 and bool [V, K], if measured
+                                                        (:mod:`w2gm.usage`; new in version 2)
     __metadata__: format="w2gm", format_version, config (JSON), training (JSON)
+
+A version 1 file has no usage: it loads with usage unknown, every component active.
 
 Writes are atomic (:func:`atomic_writer`), so a crash or a full disk leaves any previous
 file intact.  Reading checks the header before the tensors, and every tensor's type, shape
@@ -33,10 +37,11 @@ from safetensors.torch import save as safetensors_save
 
 from .errors import ModelFileError, W2GMError, os_reason
 from .mixture import PARAMETER_NAMES, MixtureTable
+from .usage import Usage
 from .vocab import Vocabulary
 
 FORMAT_NAME = "w2gm"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: safetensors refuses longer headers; a file announcing one is not a model.
 MAX_HEADER_BYTES = 100_000_000
 
@@ -48,6 +53,7 @@ class ModelContents:
     output: MixtureTable | None
     config: dict[str, Any]
     training: dict[str, Any] = field(default_factory=dict)
+    usage: Usage | None = None
 
 
 @contextmanager
@@ -111,6 +117,9 @@ def to_bytes(contents: ModelContents) -> bytes:
     tensors["vocab.utf8"] = blob
     tensors["vocab.offsets"] = offsets
     tensors["vocab.counts"] = torch.from_numpy(contents.vocab.counts.astype(np.int64))
+    if contents.usage is not None:
+        tensors["usage.counts"] = contents.usage.counts.to("cpu", torch.int64).contiguous()
+        tensors["usage.active"] = contents.usage.active.to("cpu", torch.bool).contiguous()
     metadata = {
         "format": FORMAT_NAME,
         "format_version": str(FORMAT_VERSION),
@@ -204,6 +213,25 @@ def _read_table(tensors: dict[str, torch.Tensor], prefix: str, size: int, path: 
     return MixtureTable(means, log_variances, logits)
 
 
+def _read_usage(tensors: dict[str, torch.Tensor], shape: torch.Size, path: str) -> Usage | None:
+    """The usage counts and active flags, or None where the file has none (version 1, or
+    never measured).  Each must be ``[V, K]``, counts non-negative, and every word must keep
+    an active component."""
+    present = [name for name in ("usage.counts", "usage.active") if name in tensors]
+    if not present:
+        return None
+    counts = _tensor(tensors, "usage.counts", (torch.int64,), 2, path)
+    active = _tensor(tensors, "usage.active", (torch.bool,), 2, path)
+    if counts.shape != shape or active.shape != shape:
+        raise _corrupt(path, f"usage is {list(counts.shape)} and {list(active.shape)}, not [{shape[0]}, {shape[1]}]")
+    if (counts < 0).any():
+        raise _corrupt(path, "usage.counts holds negative counts")
+    if not active.any(-1).all():
+        word = int((~active.any(-1)).nonzero()[0])
+        raise _corrupt(path, f"usage.active leaves word {word} with no active component")
+    return Usage(counts, active)
+
+
 def _read_json_object(metadata: dict[str, str], key: str, path: str) -> dict[str, Any]:
     try:
         value = json.loads(metadata.get(key, "{}"))
@@ -239,4 +267,5 @@ def load(path: str | os.PathLike) -> ModelContents:
     }
     config = _read_json_object(metadata, "config", path_str)
     training = _read_json_object(metadata, "training", path_str)
-    return ModelContents(vocab, tables["input"], tables.get("output"), config, training)
+    usage = _read_usage(tensors, tables["input"].logits.shape, path_str)
+    return ModelContents(vocab, tables["input"], tables.get("output"), config, training, usage)

@@ -31,7 +31,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import corpus as corpus_module
-from . import distributed, optim
+from . import distributed, optim, usage
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood, partial_log_energies
@@ -629,7 +629,12 @@ def train(
                 "vocab_size": len(encoded.vocab), "device": str(device),
                 "output": None if output is None else str(output)}
     model = trainer.model(summary)
-    if group.is_main:
+    if group.is_main:  # which component wins in context, counted on the training device
+        started = time.perf_counter()
+        model.usage = usage.Usage.from_counts(usage.count_winners(
+            trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]),
+            encoded.ids, config.window, device))
+        model.training["usage_seconds"] = time.perf_counter() - started
         if output is not None:
             try:
                 model.save(output)

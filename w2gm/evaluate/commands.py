@@ -93,6 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"words whose component variances to report (default: {' '.join(TABLE1_WORDS)}; "
         "the flag alone reports none)",
     )
+    add_all_components_option(evaluate)
     _add_format_options(evaluate)
     evaluate.set_defaults(run=run_eval)
 
@@ -112,12 +113,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="re-sort each component's neighbours by variance, lowest first, as the paper's loader does",
     )
+    add_all_components_option(neighbors)
     _add_format_options(neighbors)
     neighbors.set_defaults(run=run_neighbors)
 
 
+def add_all_components_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--all-components", action="store_true",
+        help="include the components the model's usage marks inactive (they are left out by default)",
+    )
+
+
 def run_eval(args: argparse.Namespace) -> int:
     model = KeyedMixtures.load(args.model)
+    if args.all_components:
+        model = model.all_components()
     options = SuiteOptions(
         data_dir=args.data_dir,
         datasets=args.datasets,
@@ -140,7 +151,10 @@ def run_neighbors(args: argparse.Namespace) -> int:
     if args.topn < 1:
         raise W2GMError(f"--topn must be at least 1, got {args.topn}")
     model = KeyedMixtures.load(args.model)
-    reports = [r for word in args.words for r in component_reports(model, word, args.topn, args.by_variance)]
+    reports = [
+        r for word in args.words
+        for r in component_reports(model, word, args.topn, args.by_variance, args.all_components)
+    ]
     fmt: Format = args.format
     table = neighbours_table(reports, args.by_variance)
     sys.stdout.write(render([table], fmt, model_header(model, args.model)))

@@ -8,6 +8,9 @@ those neighbours by variance, lowest first, to bring out the specific words amon
 "Variance" is the mean per-dimension variance of a component: the single sigma^2 of a
 spherical component, the mean of the diagonal otherwise (4.5 compares e.g. ``rock``'s
 e^-1.8 in w2g with e^-2.5 per component in w2gm).
+
+Inactive components (:mod:`w2gm.usage`) are left out, as queries and as neighbours, unless
+``include_inactive``; then they are listed, marked ``(inactive)``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ class ComponentReport:
     weight: float
     variance: float
     neighbours: list[Neighbour]
+    active: bool = True
+
+
+def mark(key: str, active: bool) -> str:
+    """A component's name as lists show it: inactive ones say so."""
+    return key if active else f"{key} (inactive)"
 
 
 def mean_variances(model: KeyedMixtures) -> np.ndarray:
@@ -52,22 +61,26 @@ def mean_variances(model: KeyedMixtures) -> np.ndarray:
 
 
 def component_reports(
-    model: KeyedMixtures, key: str, topn: int, by_variance: bool = False
+    model: KeyedMixtures, key: str, topn: int, by_variance: bool = False, include_inactive: bool = False
 ) -> list[ComponentReport]:
-    """Table 1 rows for ``key``: every component of a word, or the one named ``word:i``."""
+    """Table 1 rows for ``key``: every (active) component of a word, or the one named ``word:i``."""
     word_id, chosen = model.parse_component(key)
     word = model.vocab.words[word_id]
     variances = mean_variances(model)
     weights = model.input.weights()[word_id].numpy()
+    active = model.active().numpy()
+    shown = [k for k in range(model.components_per_word) if include_inactive or active[word_id, k]]
     reports = []
-    for k in range(model.components_per_word) if chosen is None else [chosen]:
+    for k in shown if chosen is None else [chosen]:
         neighbours = []
-        for name, cosine in model.most_similar(f"{word}:{k}", topn=topn):
+        for name, cosine in model.most_similar(f"{word}:{k}", topn=topn, include_inactive=include_inactive):
             other, j = model.parse_component(name)
-            neighbours.append(Neighbour(name, cosine, float(variances[other, j])))
+            neighbours.append(Neighbour(mark(name, active[other, j]), cosine, float(variances[other, j])))
         if by_variance:
             neighbours.sort(key=lambda n: n.variance)
-        reports.append(ComponentReport(word, k, float(weights[k]), float(variances[word_id, k]), neighbours))
+        reports.append(ComponentReport(
+            word, k, float(weights[k]), float(variances[word_id, k]), neighbours, bool(active[word_id, k])
+        ))
     return reports
 
 
@@ -80,7 +93,8 @@ def neighbours_table(reports: Sequence[ComponentReport], by_variance: bool) -> T
         digits=3,
     )
     for r in reports:
-        table.rows.append(Row(r.word, [r.component, r.weight, r.variance, [n.key for n in r.neighbours]]))
+        label = mark(r.word, r.active)
+        table.rows.append(Row(label, [r.component, r.weight, r.variance, [n.key for n in r.neighbours]]))
     return table
 
 

@@ -3,18 +3,10 @@
 Without context, as in the paper: MaxSim is the largest cosine between the two words'
 component means, AvgSim the cosines averaged with weights p_i q_j.
 
-With context, each word's components are weighted by how well they explain the words
-around it.  The model's own energy says how: the training energy of word w and a context
-word c is E(f_w, g_c) = sum_i p_i E(N_wi, g_c) (Eq. 2), so the share of it that flows
-through component i,
-
-    r_i(c) = p_i E(N_wi, g_c) / E(f_w, g_c),
-
-is the posterior of component i given that c occurred next to w.  Context words are
-scored with the distributions they had as contexts in training (the output mixtures,
-when the model kept them).  We average r(c) over the known words in a window around the
-target (a soft vote that one odd word cannot overturn, unlike a product of posteriors),
-and fall back to the prior weights p when no context word is known.  Then
+With context, each word's components are weighted by their posterior given the known
+words within ``window`` tokens of it, r = ``w2gm.senses.posteriors`` (the share of the
+training energy with each context word that flows through each component, averaged over
+the context words; the prior weights p when no context word is known).  Then
 
 * MaxSimC = cos(mu_w,i*, mu_w',j*) for the most probable components i*, j*;
 * AvgSimC = sum_ij r_i r'_j cos(mu_w,i, mu_w',j),
@@ -32,11 +24,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from .. import energy, measures
+from ..senses import posteriors, window_ids
 from .datasets import ContextPair, WordInContext
-from .pairs import CHUNK, OOVPolicy, apply_oov, describe_policy, lookup_ids, used_pairs
+from .pairs import OOVPolicy, apply_oov, describe_policy, lookup_ids, used_pairs
 from .report import Row, Table
 from .similarity import correlations
 
@@ -62,34 +54,9 @@ def context_ids(model: KeyedMixtures, words: Sequence[WordInContext], window: in
     unknown tokens and for the padding of short contexts."""
     ids = np.full((len(words), 2 * window), -1, dtype=np.int64)
     for row, item in enumerate(words):
-        tokens, position = item.context, item.position
-        around = tokens[max(0, position - window) : position] + tokens[position + 1 : position + 1 + window]
-        ids[row, : len(around)] = lookup_ids(model.vocab, around)
+        around = window_ids(model.vocab, item.context, item.position, window)
+        ids[row, : len(around)] = around
     return ids
-
-
-def component_posteriors(model: KeyedMixtures, word_ids: np.ndarray, contexts: np.ndarray) -> Tensor:
-    """r_i averaged over each row's known context words, ``[N, K]`` (see the module docstring)."""
-    table = model.output if model.output is not None else model.input
-    context_log_weights = table.log_weights()
-    rows = []
-    with torch.no_grad():
-        for start in range(0, len(word_ids), CHUNK):
-            means, log_variances, log_weights = model.mixtures(word_ids[start : start + CHUNK])
-            ids = torch.as_tensor(contexts[start : start + CHUNK])
-            safe = ids.clamp(min=0)
-            # xi[n, l, i, j]: partial energy of component i of word n and component j of its
-            # l-th context word; log E(N_wi, g_c) sums the context's components out
-            xi = energy.partial_log_energies(
-                means.unsqueeze(1), log_variances.unsqueeze(1), table.means[safe], table.log_variances[safe]
-            )
-            log_component_energy = torch.logsumexp(xi + context_log_weights[safe].unsqueeze(-2), dim=-1)
-            shares = torch.softmax(log_weights.unsqueeze(1) + log_component_energy, dim=-1)  # r_i(c)
-            mask = (ids >= 0).unsqueeze(-1).to(shares.dtype)
-            known = mask.sum(1)
-            averaged = (shares * mask).sum(1) / known.clamp(min=1)
-            rows.append(torch.where(known > 0, averaged, log_weights.exp()))
-    return torch.cat(rows) if rows else torch.empty(0, model.components_per_word)
 
 
 def scws_scores(
@@ -101,7 +68,7 @@ def scws_scores(
     known = (ids[0] >= 0) & (ids[1] >= 0)
     first, second = ids[0][known], ids[1][known]
     posterior_first, posterior_second = (
-        component_posteriors(model, side_ids[known], context_ids(model, list(compress(side, known)), window))
+        posteriors(model, side_ids[known], context_ids(model, list(compress(side, known)), window))
         for side, side_ids in zip(sides, ids, strict=True)
     )
     with torch.no_grad():

@@ -20,12 +20,14 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
-from .views import Explorer, ModelInfo, NeighboursView, NotFound, PairView, WordView
+from .views import Explorer, ModelInfo, NeighboursView, NotFound, PairView, SenseView, WordView
 
 #: A key longer than this is no word of any model (and would make close-match search slow).
 MAX_KEY_LENGTH = 200
 MAX_NEIGHBOURS = 100
 MAX_SUGGESTIONS = 50
+#: A context sentence longer than this is cut short by the browser's form anyway.
+MAX_CONTEXT_LENGTH = 2000
 
 #: The page loads only its own script and style sheet.
 PAGE_HEADERS = {
@@ -103,6 +105,7 @@ def create_app(model: KeyedMixtures) -> FastAPI:
 
     key_path = Path(min_length=1, max_length=MAX_KEY_LENGTH, description="a word, or word:i")
     k_query = Query(10, ge=1, le=MAX_NEIGHBOURS, description="neighbours per component")
+    all_query = Query(False, description="include inactive components among the neighbours")
 
     @app.get("/api/info")
     def info() -> ModelInfo:
@@ -110,17 +113,26 @@ def create_app(model: KeyedMixtures) -> FastAPI:
         return explorer.info()
 
     @app.get("/api/word/{word:path}")
-    def word(word: str = key_path, k: int = k_query) -> WordView:
-        """One card per component (weight, variance, nearest components) and their 2-D map."""
-        return explorer.word(word, k)
+    def word(word: str = key_path, k: int = k_query, all: bool = all_query) -> WordView:
+        """One card per component (weight, variance, usage, nearest components) and their 2-D map."""
+        return explorer.word(word, k, all)
+
+    @app.get("/api/sense")
+    def sense(
+        word: str = Query(min_length=1, max_length=MAX_KEY_LENGTH),
+        context: str = Query(min_length=1, max_length=MAX_CONTEXT_LENGTH, description="a sentence"),
+    ) -> SenseView:
+        """The posterior over the word's components given the sentence, and the chosen one."""
+        return explorer.sense(word, context)
 
     @app.get("/api/neighbors")
     def neighbors(
         q: str = Query(min_length=1, max_length=MAX_KEY_LENGTH, description="word:i, or a word"),
         k: int = Query(20, ge=1, le=MAX_NEIGHBOURS),
+        all: bool = all_query,
     ) -> NeighboursView:
         """Nearest components of ``word:i`` (cosine of the means), or nearest words of ``word``."""
-        return explorer.neighbours(q, k)
+        return explorer.neighbours(q, k, all)
 
     @app.get("/api/pair")
     def pair(

@@ -17,6 +17,7 @@ import torch
 from .. import energy, measures
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
+from ..senses import context_windows
 from .lookup import WordLookup
 from .projection import project
 
@@ -48,6 +49,10 @@ class ComponentView:
     variance: float
     std: float
     neighbours: list[Neighbour]
+    #: Share of the word's tokens in training where this component won (None: unknown).
+    usage: float | None = None
+    #: False for a component that almost never wins (see ``w2gm.usage``).
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class MapPoint:
     group: int
     #: Whether this is a component of the looked-up word itself.
     query: bool
+    active: bool = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,17 @@ class WordView:
     focus: int | None
     components: list[ComponentView]
     map: list[MapPoint]
+
+
+@dataclass(frozen=True)
+class SenseView:
+    """Which component a word has in a context: the posterior of ``w2gm.senses``."""
+
+    word: str
+    #: The context words that were read (those the model knows, within the window).
+    context_words: list[str]
+    posterior: list[float]
+    chosen: int
 
 
 @dataclass(frozen=True)
@@ -164,51 +181,69 @@ class Explorer:
         word = self.model.vocab.words[word]
         return f"{word}:{component}", word, component
 
-    def _nearest(self, word_id: int, components: list[int], k: int) -> list[list[Neighbour]]:
+    def _nearest(
+        self, word_id: int, components: list[int], k: int, include_inactive: bool = False
+    ) -> list[list[Neighbour]]:
         """The ``k`` components nearest to each of ``word_id``'s given components, by cosine.
 
         One matrix product of the pre-normalised means against all query components at
-        once; the word's own components are left out, as in ``most_similar``.
+        once; the word's own components, and inactive ones, are left out, as in ``most_similar``.
         """
         per_word = self.model.components_per_word
         units = self.model.unit_means()
+        active = self.model.active(include_inactive)
         scores = units @ units[[word_id * per_word + c for c in components]].T  # [V*K, len(components)]
+        scores = scores.masked_fill(~active.flatten().unsqueeze(-1), -math.inf)
         scores[word_id * per_word : (word_id + 1) * per_word] = -math.inf
-        best = torch.topk(scores, min(k, scores.shape[0] - per_word), dim=0)
+        candidates = int(active.sum()) - int(active[word_id].sum())
+        best = torch.topk(scores, max(0, min(k, candidates)), dim=0)
         return [
             [Neighbour(*self._row_name(row), score) for score, row in zip(values, rows, strict=True)]
             for values, rows in zip(best.values.T.tolist(), best.indices.T.tolist(), strict=True)
         ]
 
-    def neighbours(self, key: str, k: int) -> NeighboursView:
+    def neighbours(self, key: str, k: int, include_inactive: bool = False) -> NeighboursView:
         """Nearest components of ``word:i``, or nearest whole words of ``word``."""
         word_id, component = self.resolve(key)
         word = self.model.vocab.words[word_id]
         if component is not None:
-            found = self._nearest(word_id, [component], k)[0]
+            found = self._nearest(word_id, [component], k, include_inactive)[0]
         else:
-            ranked = self.model.most_similar(word, k)
+            ranked = self.model.most_similar(word, k, include_inactive)
             found = [Neighbour(other, other, None, score) for other, score in ranked]
         return NeighboursView(key, word, component, found)
 
     # ----------------------------------------------------------------- word
-    def word(self, key: str, k: int) -> WordView:
-        """Every component of a word with its weight, spread and ``k`` neighbours, and the
-        map of them all."""
+    def word(self, key: str, k: int, include_inactive: bool = False) -> WordView:
+        """Every component of a word with its weight, spread, usage and ``k`` neighbours, and
+        the map of them all.  Inactive components are listed, marked, with their weight as
+        trained; the neighbours are active components unless ``include_inactive``."""
         word_id, focus = self.resolve(key)
         model = self.model
         word = model.vocab.words[word_id]
         per_word = model.components_per_word
-        _, log_variances, log_weights = model.mixtures([word_id])
-        variances = log_variances[0].exp().mean(-1).tolist()
-        weights = log_weights[0].exp().tolist()
-        nearest = self._nearest(word_id, list(range(per_word)), k)
+        variances = model.input.variances()[word_id].mean(-1).tolist()
+        weights = model.input.weights()[word_id].tolist()
+        shares = model.usage_shares()
+        usage = [None] * per_word if shares is None or shares[word_id].isnan().any() else shares[word_id].tolist()
+        active = model.active()[word_id].tolist()
+        nearest = self._nearest(word_id, list(range(per_word)), k, include_inactive)
         components = [
-            ComponentView(f"{word}:{i}", i, weights[i], variances[i], math.sqrt(variances[i]), nearest[i])
+            ComponentView(
+                f"{word}:{i}", i, weights[i], variances[i], math.sqrt(variances[i]), nearest[i], usage[i], active[i]
+            )
             for i in range(per_word)
         ]
         count = int(model.vocab.counts[word_id])
         return WordView(word, count, focus, components, self._map(word_id, nearest))
+
+    def sense(self, word: str, context: str) -> SenseView:
+        """The posterior over ``word``'s components given a sentence (see ``w2gm.senses``)."""
+        self.word_id(word)  # a NotFound with suggestions for an unknown word
+        ids = context_windows(self.model, word, [context])[0]
+        posterior = self.model.disambiguate(word, context)
+        read = [self.model.vocab.words[i] for i in ids.tolist() if i >= 0]
+        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()))
 
     def _map(self, word_id: int, nearest: list[list[Neighbour]]) -> list[MapPoint]:
         """The word's components and their neighbours in the PCA plane of their means."""
@@ -224,8 +259,11 @@ class Explorer:
         means = model.input.means.reshape(-1, model.dim)[rows]
         variances = model.input.log_variances.reshape(-1, model.input.log_variances.shape[-1])[rows].exp()
         drawn = project(means, variances)
-        placed = zip(rows, drawn.coordinates.tolist(), drawn.radii.tolist(), strict=True)
-        return [MapPoint(*self._row_name(row), x, y, radius, *points[row]) for row, (x, y), radius in placed]
+        active = model.active().flatten()[rows].tolist()
+        placed = zip(rows, drawn.coordinates.tolist(), drawn.radii.tolist(), active, strict=True)
+        return [
+            MapPoint(*self._row_name(row), x, y, radius, *points[row], on) for row, (x, y), radius, on in placed
+        ]
 
     # ----------------------------------------------------------------- pair
     def pair(self, a: str, b: str) -> PairView:

@@ -7,6 +7,7 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 // One colour per component of the looked-up word; its neighbours share it.
 const PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"];
+const INACTIVE_COLOUR = "#9aa1ad";
 const view = document.getElementById("view");
 let measureNotes = {};
 
@@ -151,41 +152,97 @@ async function renderWord(key, component) {
   for (const card of data.components) {
     cards.append(renderCard(card, focus === card.index));
   }
+  const inactive = data.components.filter((c) => !c.active).length;
   const heading = el(
     "div",
     {},
     el("h2", {}, data.word),
     el("p", { class: "subtitle" },
-      `${data.components.length} components · seen ${data.count.toLocaleString()} times · ` +
-      "click a neighbour to go to it"),
+      `${data.components.length} components` + (inactive ? ` (${inactive} inactive)` : "") +
+      ` · seen ${data.count.toLocaleString()} times · click a neighbour to go to it`),
+    renderContextBox(data.word, cards),
   );
   const layout = el("div", { class: "word-layout" }, cards, renderMap(data));
   return el("div", {}, heading, layout);
 }
 
+// Type a sentence, see the posterior of each component given it and the chosen card.
+function renderContextBox(word, cards) {
+  const input = el("input", {
+    id: "context", type: "text", maxlength: "2000", autocomplete: "off", required: "",
+    placeholder: `a sentence using “${word}”`, "aria-label": "context sentence",
+  });
+  const result = el("p", { class: "context-result", id: "context-result", "aria-live": "polite" });
+  const form = el("form", { class: "context-form", id: "context-form" }, input,
+    el("button", { type: "submit" }, "Which sense?"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const context = input.value.trim();
+    if (!context) {
+      return;
+    }
+    try {
+      showSense(await api("api/sense", { word, context }), cards, result);
+    } catch (error) {
+      result.replaceChildren(el("span", { class: "error" }, error.message));
+    }
+  });
+  return el("div", { class: "panel context-panel" }, form, result);
+}
+
+function showSense(sense, cards, result) {
+  for (const card of cards.querySelectorAll(".component-card")) {
+    const index = Number(card.dataset.component);
+    const share = sense.posterior[index];
+    card.classList.toggle("chosen", index === sense.chosen);
+    card.querySelector(".posterior").replaceChildren(
+      el("dt", {}, "in context"),
+      el("dd", {}, fixed(share, 3), bar(share, "posterior-bar")),
+    );
+  }
+  const read = sense.context_words.length ? sense.context_words.join(" ") : "no known word (the weights decide)";
+  result.replaceChildren("Chosen: ", el("strong", {}, `${sense.word}:${sense.chosen}`),
+    ` (posterior ${fixed(sense.posterior[sense.chosen], 3)}) · context read: ${read}`);
+}
+
+function bar(share, kind) {
+  return el("span", { class: `bar ${kind}`, style: { width: `${Math.round(share * 100)}px` } });
+}
+
 function renderCard(component, focused) {
   const card = el("article", {
-    class: "component-card" + (focused ? " focus" : ""),
+    class: "component-card" + (focused ? " focus" : "") + (component.active ? "" : " inactive"),
     "data-component": component.index,
-    style: { "--group-colour": colour(component.index) },
+    style: { "--group-colour": component.active ? colour(component.index) : INACTIVE_COLOUR },
   });
+  const usage = component.usage === null ? [el("dd", {}, "unknown")]
+    : [el("dd", {}, fixed(component.usage, 3), bar(component.usage, "usage-bar"))];
   const stats = el(
     "dl",
     { class: "stats" },
+    el("dt", {}, "usage"),
+    ...usage,
     el("dt", {}, "weight"),
-    el("dd", {}, fixed(component.weight, 3),
-      el("span", { class: "bar", style: { width: `${Math.round(component.weight * 100)}px` } })),
+    el("dd", {}, fixed(component.weight, 3), bar(component.weight, "weight-bar")),
     el("dt", {}, "variance"),
     el("dd", {}, fixed(component.variance, 4)),
     el("dt", {}, "std σ"),
     el("dd", {}, fixed(component.std, 4)),
   );
+  const posterior = el("dl", { class: "stats posterior" });
   const list = el("ol", { class: "neighbours" });
   for (const neighbour of component.neighbours) {
     list.append(el("li", {}, el("a", { href: componentHref(neighbour) }, neighbour.key),
       el("span", { class: "score" }, fixed(neighbour.similarity, 3))));
   }
-  card.append(el("h3", {}, component.key), stats, list);
+  const title = el("h3", {}, component.key);
+  if (component.active) {
+    card.append(title, stats, posterior, list);
+  } else {
+    // Collapsed: it almost never is the sense in use, so its details wait for a click.
+    const note = component.usage === null ? "inactive" : `inactive · wins ${fixed(100 * component.usage, 1)}% of its word's contexts`;
+    card.append(title, posterior, el("details", {}, el("summary", {}, note), stats, list));
+  }
   return card;
 }
 
@@ -193,8 +250,8 @@ function renderCard(component, focused) {
 function renderMap(data) {
   const width = 540;
   const height = 460;
-  // Labels sit right of their point, so the right margin is wider.
-  const [marginLeft, marginRight, marginY] = [20, 76, 24];
+  // Room for labels on either side of the outermost points.
+  const [marginLeft, marginRight, marginY] = [48, 48, 28];
   const points = data.map;
   const lows = points.map((p) => [p.x - p.radius, p.y - p.radius]);
   const highs = points.map((p) => [p.x + p.radius, p.y + p.radius]);
@@ -211,26 +268,32 @@ function renderMap(data) {
   plot.append(svg("rect", { x: 0, y: 0, width, height, fill: "#fbfcfd", stroke: "#d8dce4" }));
   // Neighbours first, so that the word's own components are drawn on top.
   const ordered = [...points].sort((p, q) => Number(p.query) - Number(q.query));
+  const links = new Map();
   for (const point of ordered) {
     const [cx, cy] = place(point);
-    const stroke = colour(point.group);
-    const group = svg("a", { href: componentHref(point), class: point.query ? "query" : "" });
+    // Grey for inactive components, and for the neighbours of the word's inactive ones.
+    const stroke = point.active && data.components[point.group].active ? colour(point.group) : INACTIVE_COLOUR;
+    const classes = [point.query ? "query" : "", point.active ? "" : "inactive"].join(" ").trim();
+    const group = svg("a", { href: componentHref(point), class: classes });
     group.append(
-      svg("title", {}, `${point.key}  σ = ${fixed(point.radius, 3)}`),
+      svg("title", {}, `${point.key}  σ = ${fixed(point.radius, 3)}` + (point.active ? "" : "  (inactive)")),
       svg("circle", {
         cx, cy, r: Math.max(point.radius * scale, 2),
         fill: stroke, "fill-opacity": point.query ? 0.18 : 0.06,
         stroke, "stroke-opacity": point.query ? 0.9 : 0.35, "stroke-width": point.query ? 2 : 1,
+        "stroke-dasharray": point.active ? "none" : "4 3",
       }),
       svg("circle", { cx, cy, r: point.query ? 4 : 2.5, fill: stroke }),
-      svg("text", { x: cx + 6, y: cy - 5 }, point.key),
     );
     plot.append(group);
+    links.set(point, { group, cx, cy });
   }
+  placeLabels(points, links, width, height);
   const legend = el("div", { class: "legend" });
   for (const component of data.components) {
-    legend.append(el("span", { style: { "--group-colour": colour(component.index) } },
-      el("span", { class: "swatch" }), `${component.key} and its neighbours`));
+    const hue = component.active ? colour(component.index) : INACTIVE_COLOUR;
+    legend.append(el("span", { style: { "--group-colour": hue } },
+      el("span", { class: "swatch" }), `${component.key} and its neighbours` + (component.active ? "" : " (inactive)")));
   }
   return el(
     "section",
@@ -242,6 +305,56 @@ function renderMap(data) {
       "First two principal components of these component means. Each circle's radius is the " +
       "component's standard deviation, on the same scale as the axes."),
   );
+}
+
+// Labels that do not cover one another: the word's own components first, then each
+// neighbour takes the first free spot around its point, nearest spots first; where all of
+// them are taken it gets a spot further out with a leader line, or, on a crowded map, no
+// label (its name stays in the point's tooltip and in the card).  Text widths are
+// estimated generously from the number of characters, since the plot is not on screen yet.
+const LABEL_FONT = { query: [13, 8.2], other: [11, 6.8] };  // [size, width per character]
+
+function placeLabels(points, links, width, height) {
+  const boxes = [];
+  const free = (box) => box.x >= 2 && box.y >= 2 && box.x + box.w <= width - 2 && box.y + box.h <= height - 2 &&
+    boxes.every((b) => box.x + box.w <= b.x || b.x + b.w <= box.x || box.y + box.h <= b.y || b.y + b.h <= box.y);
+  // Every dot is an obstacle, so a label never hides another point.
+  for (const { cx, cy } of links.values()) {
+    boxes.push({ x: cx - 3, y: cy - 3, w: 6, h: 6 });
+  }
+  const byImportance = [...points].sort((p, q) => Number(q.query) - Number(p.query));
+  for (const point of byImportance) {
+    const { group, cx, cy } = links.get(point);
+    const [size, perCharacter] = point.query ? LABEL_FONT.query : LABEL_FONT.other;
+    const w = point.key.length * perCharacter + 2;
+    const h = size + 3;
+    let chosen = null;
+    for (const distance of [6, 18, 32]) {
+      for (const [ax, ay] of [[1, -1], [1, 1], [-1, -1], [-1, 1], [0, -1], [0, 1], [1, 0], [-1, 0]]) {
+        const x = ax > 0 ? cx + distance : ax < 0 ? cx - distance - w : cx - w / 2;
+        const y = ay > 0 ? cy + distance : ay < 0 ? cy - distance - h : cy - h / 2;
+        const box = { x, y, w, h };
+        if (free(box)) {
+          chosen = { box, distance };
+          break;
+        }
+      }
+      if (chosen) {
+        break;
+      }
+    }
+    if (!chosen) {
+      continue;
+    }
+    const { box, distance } = chosen;
+    boxes.push(box);
+    if (distance > 6) {  // a leader line from the point to the label's nearest edge
+      const tx = Math.min(Math.max(cx, box.x), box.x + box.w);
+      const ty = Math.min(Math.max(cy, box.y), box.y + box.h);
+      group.append(svg("line", { x1: cx, y1: cy, x2: tx, y2: ty, class: "leader" }));
+    }
+    group.append(svg("text", { x: box.x + 1, y: box.y + size, class: "label" }, point.key));
+  }
 }
 
 // ------------------------------------------------------------------ pair view

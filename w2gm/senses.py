@@ -1,0 +1,182 @@
+"""Which sense a word has in a context: the posterior over its components given the words
+around it.
+
+The model's own energy says how.  The training energy of word w and a context word c is
+E(f_w, g_c) = sum_i p_i E(N_wi, g_c) (Eq. 2), so the share of it that flows through
+component i,
+
+    r_i(c) = p_i E(N_wi, g_c) / E(f_w, g_c),
+
+is the posterior of component i given that c occurred next to w.  Context words are read
+with the distributions they had as contexts in training (the output mixtures g, when the
+model kept them; else the input ones), every component of them, so E(N_wi, g_c) =
+sum_j q_j exp(xi_ij).  A context of several words is a soft vote: r(c) averaged over the
+known context words, each with the same weight (one odd word cannot overturn the others,
+as it could in a product of posteriors).  With no known context word the posterior is the
+prior, the weights p.
+
+Everything is batched: :func:`context_posteriors` scores ``[N]`` words against ``[N, L]``
+context windows (``-1`` pads) in chunks, one tensor expression per chunk, on the device the
+tables live on.  The SCWS contextual scores, the usage pass of :mod:`w2gm.usage` and the
+``w2gm senses`` command all use it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import energy
+from .errors import W2GMError
+from .mixture import MixtureTable
+from .vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from .keyed import KeyedMixtures
+
+#: Words scored per chunk: bounds the ``[chunk, L, K, K, D]`` differences of the energies.
+CHUNK = 4096
+#: Context words each side of the target when a model does not record its training window.
+DEFAULT_WINDOW = 5
+
+
+def context_table(model: KeyedMixtures) -> MixtureTable:
+    """The distributions context words are read with: the output ones if trained."""
+    return model.output if model.output is not None else model.input
+
+
+def partial_log_energies(
+    means: Tensor, log_variances: Tensor, context_means: Tensor, context_log_variances: Tensor
+) -> Tensor:
+    """xi ``[n, L, K, K_c]`` of ``n`` words ``[n, K, ...]`` with ``L`` context words each
+    ``[n, L, K_c, ...]`` (:func:`w2gm.energy.partial_log_energies`).
+
+    With spherical covariances the squared distance is expanded as
+    |mu|^2 + |nu|^2 - 2 mu.nu, one batched matrix product, instead of the
+    ``[n, L, K, K_c, D]`` differences: ten times faster, which the usage pass over a whole
+    corpus needs.  The expansion loses digits when two means nearly coincide, which moves a
+    posterior by far less than its last shown digit."""
+    if log_variances.shape[-1] != 1 or context_log_variances.shape[-1] != 1:
+        return energy.partial_log_energies(
+            means.unsqueeze(1), log_variances.unsqueeze(1), context_means, context_log_variances
+        )
+    dim = means.shape[-1]
+    variance_sum = (
+        log_variances.exp()[:, None, :, None, 0] + context_log_variances.exp()[:, :, None, :, 0]
+        + energy.VARIANCE_EPSILON
+    )  # [n, L, K, K_c]
+    n, length, k_c = context_means.shape[:3]
+    dots = torch.bmm(means, context_means.reshape(n, length * k_c, dim).transpose(1, 2))  # [n, K, L K_c]
+    dots = dots.reshape(n, -1, length, k_c).transpose(1, 2)  # [n, L, K, K_c]
+    squared = (
+        means.square().sum(-1)[:, None, :, None] + context_means.square().sum(-1)[:, :, None, :] - 2 * dots
+    ).clamp(min=0)
+    return -0.5 * (dim * variance_sum.log() + dim * math.log(2 * math.pi) + squared / variance_sum)
+
+
+def context_posteriors(
+    words: MixtureTable,
+    contexts: MixtureTable,
+    word_ids: Tensor | np.ndarray,
+    context_ids: Tensor | np.ndarray,
+    word_log_weights: Tensor | None = None,
+    chunk: int = CHUNK,
+) -> Tensor:
+    """Posterior over the components of ``words[word_ids[n]]`` given the context words
+    ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the tables' device.
+
+    ``word_log_weights [V, K]`` replaces the words' own log weights (with ``-inf`` for
+    components left out, whose posterior is then 0)."""
+    device = words.means.device
+    word_ids = torch.as_tensor(word_ids, dtype=torch.long, device=device)
+    context_ids = torch.as_tensor(context_ids, dtype=torch.long, device=device)
+    if context_ids.ndim != 2 or len(context_ids) != len(word_ids):
+        raise ValueError(f"context ids must be [{len(word_ids)}, L], got {tuple(context_ids.shape)}")
+    log_weights = words.log_weights() if word_log_weights is None else word_log_weights.to(device)
+    context_log_weights = contexts.log_weights()
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(word_ids), chunk):
+            ids = word_ids[start : start + chunk]
+            around = context_ids[start : start + chunk]
+            safe = around.clamp(min=0)
+            prior = log_weights[ids]  # [n, K]
+            # xi[n, l, i, j]: partial energy of component i of word n and component j of its
+            # l-th context word; log E(N_wi, g_c) sums the context's components out
+            xi = partial_log_energies(
+                words.means[ids], words.log_variances[ids], contexts.means[safe], contexts.log_variances[safe]
+            )
+            log_component_energy = torch.logsumexp(xi + context_log_weights[safe].unsqueeze(-2), dim=-1)
+            shares = torch.softmax(prior.unsqueeze(1) + log_component_energy, dim=-1)  # r_i(c), [n, L, K]
+            mask = (around >= 0).unsqueeze(-1).to(shares.dtype)
+            known = mask.sum(1)
+            averaged = (shares * mask).sum(1) / known.clamp(min=1)
+            rows.append(torch.where(known > 0, averaged, prior.exp()))
+    return torch.cat(rows) if rows else torch.empty(0, words.components, device=device)
+
+
+def posteriors(
+    model: KeyedMixtures,
+    word_ids: Tensor | np.ndarray,
+    context_ids: Tensor | np.ndarray,
+    include_inactive: bool = False,
+) -> Tensor:
+    """:func:`context_posteriors` for a trained model, ``[N, K]`` on the CPU.  Inactive
+    components (see :mod:`w2gm.usage`) get posterior 0 unless ``include_inactive``."""
+    return context_posteriors(
+        model.input, context_table(model), word_ids, context_ids, model.log_weights(include_inactive)
+    )
+
+
+def window_ids(vocab: Vocabulary, tokens: Sequence[str], position: int | None, window: int) -> np.ndarray:
+    """Ids of the ``window`` tokens each side of ``tokens[position]`` (of all the tokens
+    when ``position`` is None), looked up as written, then lowercased; -1 where unknown."""
+    from .evaluate.pairs import lookup_ids  # the evaluation package imports this module
+
+    if position is None:
+        return lookup_ids(vocab, list(tokens))
+    before, after = tokens[max(0, position - window) : position], tokens[position + 1 : position + 1 + window]
+    return lookup_ids(vocab, [*before, *after])
+
+
+def context_windows(
+    model: KeyedMixtures, word: str, contexts: Sequence[str | Sequence[str]], window: int | None = None
+) -> np.ndarray:
+    """``[N, L]`` context ids for ``word`` in each context (a string is split on white
+    space), -1 padded.
+
+    Where the word itself occurs in a context, the ``window`` words each side of its first
+    occurrence are its context (the model's training window by default), as in SCWS; where
+    it does not, every word of the context is.  Unknown words are skipped."""
+    size = window if window is not None else int(model.config.get("window", DEFAULT_WINDOW))
+    if size < 1:
+        raise W2GMError(f"window must be at least 1, got {size}")
+    forms = {word, word.lower()}
+    rows = []
+    for context in contexts:
+        tokens = context.split() if isinstance(context, str) else list(context)
+        position = next((i for i, t in enumerate(tokens) if t in forms or t.lower() in forms), None)
+        rows.append(window_ids(model.vocab, tokens, position, size))
+    width = max((len(r) for r in rows), default=0)
+    ids = np.full((len(rows), width), -1, dtype=np.int64)
+    for n, row in enumerate(rows):
+        ids[n, : len(row)] = row
+    return ids
+
+
+def disambiguate_many(
+    model: KeyedMixtures,
+    word: str,
+    contexts: Sequence[str | Sequence[str]],
+    window: int | None = None,
+    include_inactive: bool = False,
+) -> np.ndarray:
+    """Posterior over ``word``'s components in each context, ``[N, K]`` (rows sum to 1)."""
+    word_id = model.vocab.id(word)
+    ids = context_windows(model, word, contexts, window)
+    return posteriors(model, np.full(len(ids), word_id), ids, include_inactive).numpy()

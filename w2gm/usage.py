@@ -1,0 +1,139 @@
+"""How often each component is the sense a word has in its contexts, and which components
+are inactive.
+
+One pass over the training ids (or evenly spread blocks of them, at most ``max_tokens``
+tokens, by default 2M on a CPU and 64M on a GPU) scores every token against the ``window`` words each side of it with
+:func:`w2gm.senses.context_posteriors` and counts, for each word, how often each of its
+components has the highest posterior.  ``counts [V, K]`` divided by the row sums are the
+usage shares.  The text is read as it is (no subsampling, the whole window): the same
+context ``model.disambiguate`` would be given.
+
+A component whose share is below :data:`INACTIVE_SHARE` (2%), in a word seen at least
+:data:`MIN_EVIDENCE` (10) times in the pass, is *inactive*: it almost never is the sense in use,
+so neighbour lists and similarity measures leave it out by default.  A word seen fewer
+times, or not at all, keeps every component active: its usage is unknown, not zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .mixture import MixtureTable
+from .senses import context_posteriors
+
+#: Below this share of its word's tokens a component is inactive.  Measured on a K=2 model
+#: of the text8 prefix (``--preset small``, NOTES-h13.md): the minority component's share is
+#: under 0.1% for 90% of the words seen 50 times or more, and spread evenly from 1% to 50%
+#: for the rest; any threshold from 0.1% to 5% cuts the same spike, and the summed
+#: similarity figures move by less than 1 point across that range.
+INACTIVE_SHARE = 0.02
+#: Tokens a word needs in the pass before any of its components is judged inactive; with
+#: fewer its usage counts as unknown.  On the same model the max-cosine sum over the eight
+#: similarity sets is 311.0 with every component, and with components under 2% left out
+#: 347.7 (words seen >= 5 times), 351.9 (>= 10), 325.8 (>= 20), 321.0 (>= 50): rare words'
+#: unused components hurt as much as frequent words' do.
+MIN_EVIDENCE = 10
+#: Tokens scored per chunk of the pass.
+TOKEN_CHUNK = 1 << 14
+#: Contiguous tokens per block when the pass samples a long text.
+SAMPLE_BLOCK = 1 << 16
+
+
+def default_max_tokens(device: torch.device) -> int:
+    """How much of the text the pass reads by default: 2M tokens on a CPU (the whole text8
+    prefix, 140 s on one shared core, half the time its training took), 64M on a GPU."""
+    return 1 << 26 if device.type == "cuda" else 1 << 21
+
+
+@dataclass
+class Usage:
+    """Winning counts ``[V, K]`` (int64) and the active flags ``[V, K]`` (bool)."""
+
+    counts: Tensor
+    active: Tensor
+
+    @classmethod
+    def from_counts(
+        cls, counts: Tensor, threshold: float = INACTIVE_SHARE, min_evidence: int = MIN_EVIDENCE
+    ) -> Usage:
+        counts = counts.to("cpu", torch.int64)
+        total = counts.sum(-1, keepdim=True)
+        # below the threshold, but never a word's most used component (with K > 1 / threshold
+        # every share may be under it)
+        rare = (counts < threshold * total) & (counts < counts.amax(-1, keepdim=True))
+        return cls(counts, ~(rare & (total >= min_evidence)))
+
+    def shares(self) -> Tensor:
+        """``counts`` over the row sums; NaN rows for words the pass never saw."""
+        counts = self.counts.double()
+        return (counts / counts.sum(-1, keepdim=True)).float()
+
+
+def sample_positions(length: int, max_tokens: int, block: int = SAMPLE_BLOCK) -> np.ndarray:
+    """Starts of the blocks of ``block`` tokens the pass reads: all of the text when it is
+    at most ``max_tokens`` long, else ``max_tokens / block`` blocks spread evenly over it."""
+    if length <= max_tokens:
+        return np.arange(0, length, block)
+    blocks = max(1, max_tokens // block)
+    return np.linspace(0, length - block, blocks).astype(np.int64)
+
+
+def count_winners(
+    words: MixtureTable,
+    contexts: MixtureTable,
+    ids: np.ndarray | Tensor,
+    window: int,
+    device: torch.device | str | None = None,
+    max_tokens: int | None = None,
+    chunk: int = TOKEN_CHUNK,
+    block: int = SAMPLE_BLOCK,
+) -> Tensor:
+    """``[V, K]`` int64: for each word, how many of its tokens in ``ids`` (word ids in text
+    order) each component wins given the ``window`` tokens each side.  Runs on ``device``
+    (default: the tables'); the tables are used as they are, every component included."""
+    device = torch.device(device) if device is not None else words.means.device
+    max_tokens = max_tokens if max_tokens is not None else default_max_tokens(device)
+    words, contexts = words.to(device), contexts.to(device)
+    vocab_size, k = words.means.shape[:2]
+    counts = torch.zeros(vocab_size * k, dtype=torch.int64, device=device)
+    offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(device)
+    length = len(ids)
+    for block_start in sample_positions(length, max_tokens, block).tolist():
+        block_stop = min(length, block_start + block)
+        # the block with `window` tokens of text either side, so its edge tokens see theirs
+        lo, hi = max(0, block_start - window), min(length, block_stop + window)
+        text = ids[lo:hi] if isinstance(ids, Tensor) else torch.from_numpy(np.array(ids[lo:hi]))
+        text = text.to(device, torch.long)
+        for start in range(block_start - lo, block_stop - lo, chunk):
+            positions = torch.arange(start, min(start + chunk, block_stop - lo), device=device)
+            around = positions.unsqueeze(1) + offsets  # [n, 2 window]
+            inside = (around >= 0) & (around < len(text))
+            context_ids = torch.where(inside, text[around.clamp(0, len(text) - 1)], -1)
+            centre = text[positions]
+            winner = context_posteriors(words, contexts, centre, context_ids).argmax(-1)
+            counts.index_add_(0, centre * k + winner, torch.ones_like(centre))
+    return counts.reshape(vocab_size, k).cpu()
+
+
+def component_usage(
+    words: MixtureTable,
+    contexts: MixtureTable | None,
+    ids: np.ndarray | Tensor,
+    window: int,
+    device: torch.device | str | None = None,
+    max_tokens: int | None = None,
+) -> Tensor:
+    """Usage shares ``[V, K]`` (rows sum to 1; NaN for words absent from the pass) of the
+    components of ``words`` in the text ``ids``; ``contexts`` are the output distributions
+    (None: the input ones, as for a model trained without them)."""
+    counts = count_winners(words, contexts if contexts is not None else words, ids, window, device, max_tokens)
+    return Usage.from_counts(counts).shares()
+
+
+def describe(threshold: float = INACTIVE_SHARE, min_evidence: int = MIN_EVIDENCE) -> str:
+    return f"share < {threshold:g} of the word's tokens, in words seen >= {min_evidence} times"
+
