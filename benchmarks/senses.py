@@ -55,6 +55,7 @@ from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
 from w2gm.keyed import KeyedMixtures  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
 from w2gm.train import Trainer, resolve_device  # noqa: E402
+from w2gm.usage import Usage, count_winners  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 WORD = re.compile(r"[a-z]+")
@@ -124,31 +125,23 @@ def normalised_copy(path: Path, directory: Path) -> Path:
     return target
 
 
-def usage_weights(model: KeyedMixtures, ids: np.ndarray, window: int, positions: int, seed: int) -> None:
+def weights_from_usage(model: KeyedMixtures) -> None:
     """Mixture weights from usage (AdaGram's sense probabilities): each component's share
-    of the contexts it explains best, over ``positions`` random tokens of the training ids."""
-    from w2gm.evaluate.scws import component_posteriors
-
-    rng = np.random.default_rng(seed)
-    where = rng.integers(window, len(ids) - window, positions)
-    words = np.asarray(ids[where], dtype=np.int64)
-    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
-    contexts = np.asarray(ids[where[:, None] + offsets[None, :]], dtype=np.int64)
-    winners = component_posteriors(model, words, contexts).argmax(-1).numpy()
-    counts = np.ones((len(model), model.components_per_word))  # one pseudo-count per component
-    np.add.at(counts, (words, winners), 1)
-    model.input.logits.copy_(torch.as_tensor(np.log(counts / counts.sum(1, keepdims=True)), dtype=torch.float32))
+    of its word's tokens in the usage pass, with one pseudo-count per component."""
+    counts = model.usage.counts.double() + 1.0
+    model.input.logits.copy_((counts / counts.sum(-1, keepdim=True)).log().float())
 
 
 def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> dict[str, float]:
     root = catalogue.bundled_data_dir()
     figures: dict[str, float] = {}
-    total = 0.0
-    for name, relative in catalogue.SIMILARITY.items():
-        result = evaluate_word_pairs(model, read_word_pairs(find_file(root / relative), name), ["max_cosine"])
-        figures[name] = 100 * result.spearman["max_cosine"]
-        total += figures[name]
-    figures["sim sum"] = total
+    sets = [read_word_pairs(find_file(root / relative), name) for name, relative in catalogue.SIMILARITY.items()]
+    for data in sets:
+        figures[data.name] = 100 * evaluate_word_pairs(model, data, ["max_cosine"]).spearman["max_cosine"]
+    figures["sim sum"] = sum(figures[data.name] for data in sets)
+    everything = model.all_components()
+    figures["sim all"] = sum(
+        100 * evaluate_word_pairs(everything, data, ["max_cosine"]).spearman["max_cosine"] for data in sets)
     scws = evaluate_scws(model, scws_items, window=10)
     figures |= {name: 100 * value for name, value in scws.spearman.items()}
     frequent = slice(100, 2100)
@@ -156,12 +149,26 @@ def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> 
     figures["var"] = float(model.input.log_variances[frequent].exp().mean())
     if model.components_per_word > 1:
         report = component_report(model)
-        figures |= {"junk %": 100 * report.junk_share, "max w": report.max_weight, "sib cos": report.sibling_cosine}
+        figures |= {"junk %": 100 * report.junk_share, "junk act %": 100 * report.active_junk_share,
+                    "2 act %": 100 * report.several_active, "max w": report.max_weight,
+                    "sib cos": report.sibling_cosine}
     if wsi_tasks is not None:
         wsi = evaluate_wsi(model, wsi_tasks, window=10)
         figures |= {"V": 100 * wsi.v_measure, "pF": 100 * wsi.paired_f,
                     "sup-MFS": 100 * (wsi.supervised - wsi.mfs), "comps": wsi.components_used}
     return figures
+
+
+def show_neighbours(model: KeyedMixtures, variant: str, words: list[str]) -> None:
+    shares = model.usage_shares() if model.usage is not None else None
+    for word in (w for w in words if w in model):
+        i = model.vocab.id(word)
+        for k in range(model.components_per_word):
+            key = f"{word}:{k}"
+            state = "" if model.usage is None or model.usage.active[i, k] else " (inactive)"
+            share = "" if shares is None else f" usage {float(shares[i, k]):.2f}"
+            near = ", ".join(n for n, _ in model.all_components().most_similar(key, topn=8))
+            print(f"  [{variant}] {key}{share}{state}: {near}", flush=True)
 
 
 def train_w2gm(encoded, variant: str, preset: str, seed: int, device: torch.device, extra: dict) -> KeyedMixtures:
@@ -171,8 +178,11 @@ def train_w2gm(encoded, variant: str, preset: str, seed: int, device: torch.devi
     trainer = trainer_class(encoded.vocab, config, device)
     summary = trainer.fit(encoded.ids, progress=False)
     model = trainer.model(summary)
+    model.usage = Usage.from_counts(count_winners(
+        trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]), encoded.ids, config.window,
+        device))
     if "usage" in variant:
-        usage_weights(model, encoded.ids, config.window, 300_000, seed)
+        weights_from_usage(model)
     return model
 
 
@@ -194,8 +204,8 @@ def train_gensim(text: Path, seed: int, workers: int) -> KeyedMixtures | None:
 
 
 def summarise(rows: dict[str, list[dict[str, float]]]) -> None:
-    columns = ["sim sum", "WS", "RW", "|mu|", "var", "MaxSim", "AvgSim", "MaxSimC", "AvgSimC", "junk %", "max w",
-               "sib cos", "V", "pF", "sup-MFS", "comps"]
+    columns = ["sim sum", "sim all", "WS", "RW", "|mu|", "MaxSim", "AvgSim", "MaxSimC", "AvgSimC", "junk %",
+               "junk act %", "2 act %", "max w", "sib cos", "V", "pF", "sup-MFS", "comps"]
     print("\n| run | seeds | " + " | ".join(columns) + " |")
     print("|---|---:|" + "---:|" * len(columns))
     for name, runs in rows.items():
@@ -219,6 +229,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gensim's worker threads")
     parser.add_argument("--wsi", type=Path, default=SHARED / "wsd" / "semeval2010")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument("--show", nargs="*", default=["rock", "bank", "spring", "light", "bass", "club"],
+                        help="words whose components' neighbours are printed for the first seed")
     args = parser.parse_args()
     extra = {}
     for item in args.set:
@@ -240,6 +252,8 @@ def main() -> None:
                 model = train_w2gm(encoded, variant, args.preset, seed, device, extra)
                 seconds = time.perf_counter() - start
                 figures = evaluate(model, scws_items, wsi_tasks) | {"train s": seconds}
+                if seed == args.seeds[0]:
+                    show_neighbours(model, variant, args.show)
                 rows.setdefault(variant, []).append(figures)
                 print(f"{variant} seed {seed}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()), flush=True)
             if args.gensim:

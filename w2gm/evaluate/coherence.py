@@ -31,15 +31,20 @@ CHUNK = 128
 class ComponentReport:
     words: int  # words examined
     junk_share: float  # share of them with a junk component
+    active_junk_share: float  # ... with a junk component that is active (w2gm.usage), among active entries
+    several_active: float  # share of them with more than one active component
     coherence: float  # mean coherence of their components
     max_weight: float  # mean of each word's largest mixture weight
     max_weight_sd: float
     sibling_cosine: float  # mean cosine between a word's own components (K >= 2)
 
 
-def component_coherence(model: KeyedMixtures, word_ids: np.ndarray, neighbours: int = 10) -> np.ndarray:
+def component_coherence(
+    model: KeyedMixtures, word_ids: np.ndarray, neighbours: int = 10, active: torch.Tensor | None = None
+) -> np.ndarray:
     """``[N, K]``: the mean pairwise cosine among the ``neighbours`` nearest entries of
-    each component of each word (cosine of means, over every other word's components)."""
+    each component of each word (cosine of means, over every other word's components, or
+    over the ``active`` ones of a ``[V, K]`` mask)."""
     units = model.unit_means()  # [V * K, D]
     k = model.components_per_word
     result = np.empty((len(word_ids), k))
@@ -51,6 +56,8 @@ def component_coherence(model: KeyedMixtures, word_ids: np.ndarray, neighbours: 
             scores = units[rows] @ units.T
             own = (torch.arange(units.shape[0]) // k)[None, :] == ids.repeat_interleave(k)[:, None]
             scores.masked_fill_(own, -np.inf)
+            if active is not None:
+                scores.masked_fill_(~active.reshape(1, -1), -np.inf)
             nearest = units[scores.topk(neighbours, dim=-1).indices]  # [n * K, n, D]
             gram = nearest @ nearest.transpose(1, 2)
             off_diagonal = (gram.sum((1, 2)) - gram.diagonal(dim1=1, dim2=2).sum(-1)) / pairs
@@ -75,6 +82,12 @@ def component_report(
     ``ranks`` by frequency (the vocabulary is in decreasing frequency order)."""
     ids = np.arange(min(ranks[0], len(model)), min(ranks[1], len(model)))
     coherence = component_coherence(model, ids, neighbours)
+    active = model.usage.active if model.usage is not None else torch.ones(len(model), model.components_per_word,
+                                                                            dtype=torch.bool)
+    active_coherence = component_coherence(model, ids, neighbours, active)
+    # an inactive sibling does not count against an active component
+    active_coherence = np.where(active[ids].numpy(), active_coherence, -np.inf)
+    active_junk = junk_components(active_coherence, ratio) & active[ids].numpy()
     weights = model.input.weights()[ids].numpy()
     k = model.components_per_word
     sibling = float("nan")
@@ -86,6 +99,8 @@ def component_report(
     return ComponentReport(
         words=len(ids),
         junk_share=float(junk_components(coherence, ratio).any(1).mean()) if len(ids) else float("nan"),
+        active_junk_share=float(active_junk.any(1).mean()) if len(ids) else float("nan"),
+        several_active=float((active[ids].sum(1) > 1).float().mean()) if len(ids) else float("nan"),
         coherence=float(coherence.mean()),
         max_weight=float(largest.mean()),
         max_weight_sd=float(largest.std()),

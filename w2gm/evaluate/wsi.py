@@ -1,9 +1,10 @@
 """Word-sense induction on real sentences: SemEval-2010 Task 14 (Manandhar et al., 2010).
 
 Each test context of a target word is given to the model, which picks the component that
-best explains the words around the target (the posterior of :func:`scws.component_posteriors`,
-the same one SCWS's contextual scores use).  A word's components are then its induced
-senses, scored against the gold key in the task's two ways:
+best explains the words around the target (:func:`w2gm.senses.posteriors`, the posterior
+SCWS's contextual scores and ``model.disambiguate`` use; inactive components are never
+chosen).  A word's components are then its induced senses, scored against the gold key in
+the task's two ways:
 
 * unsupervised: V-measure (Rosenberg & Hirschberg, 2007: the harmonic mean of homogeneity
   and completeness of the clusters against the gold classes) and the paired F-score (F1
@@ -29,9 +30,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import W2GMError
+from ..senses import posteriors
 from .datasets import numbered_lines
 from .pairs import lookup_ids
-from .scws import component_posteriors
 
 if TYPE_CHECKING:
     from ..keyed import KeyedMixtures
@@ -101,8 +102,7 @@ def assign_components(model: KeyedMixtures, task: SenseTask, window: int) -> np.
     for row, (left, right) in enumerate(zip(task.left, task.right, strict=True)):
         around = left[-window:] + right[:window]
         contexts[row, : len(around)] = lookup_ids(model.vocab, around)
-    posteriors = component_posteriors(model, np.full(len(task.gold), word), contexts)
-    return posteriors.argmax(-1).numpy()
+    return posteriors(model, np.full(len(task.gold), word), contexts).argmax(-1).numpy()
 
 
 def _entropy(counts: np.ndarray) -> float:
