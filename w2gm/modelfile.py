@@ -32,6 +32,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from .errors import ModelFileError, W2GMError, os_reason
+from .filechecks import check_config, check_sizes
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .vocab import Vocabulary
 
@@ -214,11 +215,23 @@ def _read_json_object(metadata: dict[str, str], key: str, path: str) -> dict[str
     return value
 
 
+def is_model_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a w2gm model, by its header alone (an output may replace one)."""
+    try:
+        with open(path, "rb") as handle:
+            _read_metadata(handle, os.fstat(handle.fileno()).st_size, str(path))
+    except (OSError, ModelFileError):
+        return False
+    return True
+
+
 def load(path: str | os.PathLike) -> ModelContents:
     path_str = str(path)
     try:
         with open(path, "rb") as handle:
-            metadata = _read_metadata(handle, os.fstat(handle.fileno()).st_size, path_str)
+            size = os.fstat(handle.fileno()).st_size
+            metadata = _read_metadata(handle, size, path_str)
+            check_sizes(handle, size, path_str)
             handle.seek(0)
             data = handle.read()
     except FileNotFoundError:
@@ -239,4 +252,5 @@ def load(path: str | os.PathLike) -> ModelContents:
     }
     config = _read_json_object(metadata, "config", path_str)
     training = _read_json_object(metadata, "training", path_str)
+    check_config(config, path_str)
     return ModelContents(vocab, tables["input"], tables.get("output"), config, training)

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,14 +30,17 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import corpus as corpus_module
-from . import distributed, optim
+from . import distributed, limits, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood
-from .errors import W2GMError, os_reason
+from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
+from .outputs import check_output
+from .runlock import RunLock, output_lock
 from .sampling import PairSampler
+from .stopping import sigterm_raises
 from .vocab import Vocabulary
 
 CorpusArg = str | os.PathLike | Iterable[str | os.PathLike] | None
@@ -222,6 +224,13 @@ class Trainer:
         self.config = config
         self.device = device
         self.group = group or distributed.Group()
+        self.backend = resolve_backend(config, device)
+        self.span_tokens = config.span_tokens or (
+            1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
+        )
+        limits.check_memory(config, len(vocab), vocab.total, self.backend, self.span_tokens,
+                            config.threads or os.cpu_count() or 1,
+                            limits.available_memory() if device.type == "cpu" else None)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         init_generator = torch.Generator(device=device)
@@ -241,10 +250,6 @@ class Trainer:
         }
         self.sampler = PairSampler(
             vocab, config.window, config.subsample, config.negative_power, self.generator, device
-        )
-        self.backend = resolve_backend(config, device)
-        self.span_tokens = config.span_tokens or (
-            1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
         )
         self._updater: SpanUpdater | None = None
 
@@ -523,6 +528,7 @@ def train(
     checkpoint_every: str | None = "10min",
     resume: str | os.PathLike | None = None,
     allow_config_change: bool = False,
+    overwrite: bool = False,
     **options: Any,
 ) -> KeyedMixtures:
     """Train a model on text files (a path, a directory, or a list of them; ``None`` takes the
@@ -535,7 +541,25 @@ def train(
     SIGTERM) and deleting the directory once the model is saved.  ``resume`` continues the
     run whose checkpoint directory it names.  Under torchrun every rank calls this; rank 0
     reads the corpus and writes the checkpoints and the model.
+
+    ``output`` replaces an earlier model but no other file unless ``overwrite`` is given
+    (:mod:`w2gm.outputs`); the output and the checkpoint directory are locked against
+    other runs for as long as this one lasts (:mod:`w2gm.runlock`).
     """
+    with sigterm_raises():
+        locks: list[RunLock] = []
+        try:
+            return _train(corpus, output, progress, preset, checkpoint_dir, checkpoint_every, resume,
+                          allow_config_change, overwrite, options, locks)
+        finally:
+            for lock in locks:
+                lock.release()
+
+
+def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, preset: str | None,
+           checkpoint_dir: str | os.PathLike | None, checkpoint_every: str | None,
+           resume: str | os.PathLike | None, allow_config_change: bool, overwrite: bool,
+           options: dict[str, Any], locks: list[RunLock]) -> KeyedMixtures:
     saved = None
     if resume is not None:
         if corpus is not None and _corpus_paths(corpus) != [corpus_module.sample_corpus_path()]:
@@ -551,19 +575,26 @@ def train(
     device = resolve_device(device_name)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    if output is not None and group.is_main:
-        check_writable(output)
     temporary = None
     if saved is None:
         if checkpoint_dir is None and output is None:
             temporary = tempfile.TemporaryDirectory(prefix="w2gm-")
             checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
+    if output is not None and group.is_main:
+        inputs = [] if saved is not None else corpus_module.expand_paths(_corpus_paths(corpus))
+        directory.refuse_as_output(check_output(output, inputs, overwrite))
+        locks.append(output_lock(output))
+        locks[-1].acquire()
+    if saved is not None and group.is_main:
+        directory.claim()
+    locks.append(directory.lock)  # released last, after the directory's own cleanup
     try:
         encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config)
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
+            directory.check_position(saved, config.epochs, len(encoded.ids))
             trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
             position = saved.position
         checkpointing = Checkpointing(directory, schedule, None if output is None else str(output))
@@ -571,10 +602,13 @@ def train(
                               checkpointing=None if temporary is not None else checkpointing)
     except TrainingInterrupted:
         raise
-    except W2GMError:
+    except (W2GMError, KeyboardInterrupt) as error:
         # nothing half-made is left behind, but a checkpoint is the user's work: keep it
         if group.is_main and not directory.has_state():
             directory.remove()
+        elif isinstance(error, KeyboardInterrupt) and temporary is None:
+            raise TrainingInterrupted(f"interrupted; the last checkpoint is kept in {directory.path}: "
+                                      f"w2gm train --resume {directory.path}") from None
         raise
     finally:
         distributed.finish(group)
@@ -584,37 +618,30 @@ def train(
     model = trainer.model(summary)
     if group.is_main:
         if output is not None:
-            try:
-                model.save(output)
-            except W2GMError as error:
-                # a full disk, say: keep the trained state if it fits, so that --resume only has to save it
-                try:
-                    trainer.save_checkpoint(checkpointing, position)
-                except W2GMError:
-                    directory.remove()
-                    raise error from None
-                raise W2GMError(f"{error}; the trained model is kept in {directory.path}: make room, then "
-                                f"w2gm train --resume {directory.path}") from None
+            _save_or_keep(model, output, trainer, checkpointing, position)
         directory.remove()
     if temporary is not None:
         temporary.cleanup()
     return model
 
 
-def check_writable(path: str | os.PathLike) -> None:
-    """Fail before training, not after, when the model could not be saved: by creating and
-    removing a file beside it (permission bits alone mislead for root and some mounts)."""
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise W2GMError(f"--output {target}: is a directory")
-    if parent.exists() and not parent.is_dir():
-        raise W2GMError(f"--output {target}: {parent} is not a directory")
-    if not parent.is_dir():
-        raise W2GMError(f"--output {target}: directory {parent} does not exist")
+def _save_or_keep(model: KeyedMixtures, output: str | os.PathLike, trainer: Trainer, checkpointing: Checkpointing,
+                  position: Position) -> None:
+    """Save the model; when that fails (a full disk) or is interrupted, keep the trained
+    state in the checkpoint directory if it fits, so that --resume only has to save it."""
+    directory = checkpointing.directory
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise W2GMError(f"--output {target}: directory {parent} is not writable ({os_reason(error)})") from None
+        model.save(output)
+    except (W2GMError, KeyboardInterrupt) as error:
+        try:
+            trainer.save_checkpoint(checkpointing, position)
+        except W2GMError:
+            directory.remove()
+            raise error from None
+        if isinstance(error, KeyboardInterrupt):
+            raise TrainingInterrupted(f"interrupted while saving {output}; the trained model is kept in "
+                                      f"{directory.path}: w2gm train --resume {directory.path}") from None
+        raise W2GMError(f"{error}; the trained model is kept in {directory.path}: make room, then "
+                        f"w2gm train --resume {directory.path}") from None
+
+
