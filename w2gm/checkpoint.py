@@ -66,6 +66,8 @@ class Position:
     pairs: int = 0
     loss: float = 0.0
     seconds: float = 0.0
+    #: a span stopped part-way: its bounds, how it was cut and the chunks trained (w2gm.chunks)
+    partial: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Position:

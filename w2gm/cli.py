@@ -39,9 +39,10 @@ def _run_train(args: argparse.Namespace) -> int:
     from .train import TrainingInterrupted, train
 
     options = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    output = args.output if args.output is not None else (None if args.resume else "model.w2gm")
     try:
         model = train(
-            args.corpus or None, output=args.output if args.output is not None else (None if args.resume else "model.w2gm"),
+            args.corpus or None, output=output,
             progress=not args.quiet, preset=args.preset,
             checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
             allow_config_change=args.allow_config_change, overwrite=args.overwrite, **options,

@@ -130,6 +130,15 @@ def check_position(position: dict[str, Any], epochs: int, length: int, where: st
         raise W2GMError(f"{where}: position offsets {offsets} lie outside the corpus of {length} ids")
     if position["epoch"] > epochs or position["tokens"] > epochs * length * max(len(offsets), 1):
         raise W2GMError(f"{where}: position {position['epoch']} epochs, {position['tokens']} tokens is beyond the run")
+    partial = position.get("partial")
+    if partial is not None and not (
+        isinstance(partial, dict)
+        and isinstance(partial.get("chunking"), str)
+        and isinstance(partial.get("span"), list) and len(partial["span"]) == 2
+        and all(isinstance(b, int) and 0 <= b <= length for b in partial["span"])
+        and isinstance(partial.get("done"), list) and all(isinstance(c, int) and c >= 0 for c in partial["done"])
+    ):
+        raise W2GMError(f"{where}: the record of the span stopped part-way is not readable")
     for key in ("loss", "seconds"):
         value = position.get(key, 0.0)
         if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from . import corpus as corpus_module
 from . import distributed, limits, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
+from .chunks import SpanChunks
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood
 from .errors import W2GMError
@@ -126,19 +127,32 @@ class ReferenceUpdater:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        self.chunks = SpanChunks()  # the batches of a span are its chunks (w2gm.chunks)
+
+    @property
+    def chunking(self) -> str:
+        return f"torch, batches of {self.trainer.config.batch_size}"
 
     def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
-        trainer, config = self.trainer, self.trainer.config
+        trainer, config, chunks = self.trainer, self.trainer.config, self.chunks
         trainer.generator.manual_seed(seed)
         centres, contexts = trainer.sampler.pairs(ids.to(trainer.device, torch.long))
         batches = math.ceil(len(centres) / config.batch_size)
         loss = torch.zeros((), device=trainer.device)
+        pairs = 0
         for b in range(batches):
             lr = lr_start + (lr_end - lr_start) * (b + 1) / batches
             batch = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            # drawn for a batch trained before a resume too, so that later batches draw as they did
             negatives = trainer.sampler.negatives(len(centres[batch]), config.negatives)
+            if not chunks.starts(b):
+                if chunks.stopped:
+                    break
+                continue
             loss += trainer.step(centres[batch], contexts[batch], negatives, lr)
-        return float(loss), len(centres)
+            pairs += len(negatives)
+            chunks.finished(b)
+        return float(loss), pairs
 
 
 def resolve_backend(config: TrainConfig, device: torch.device) -> str:
@@ -351,6 +365,30 @@ class Trainer:
         return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%); "
                 f"checkpoint saved in {where}; continue with: w2gm train --resume {where}")
 
+    def _chunks(self, position: Position, span: tuple[int, int], stop: _StopRequest) -> SpanChunks:
+        """The chunks of the next span for the engine: it stops between them when asked,
+        except on several ranks, which must end each span together; a span stopped
+        part-way before a resume is finished, not started again."""
+        should_stop = (lambda: stop.requested) if not self.group.active else (lambda: False)
+        chunking = getattr(self.updater, "chunking", type(self.updater).__name__)
+        if position.partial is not None:
+            chunks = SpanChunks.resumed(position.partial, span, chunking, should_stop)
+        else:
+            chunks = SpanChunks(should_stop)
+        self.updater.chunks = chunks  # type: ignore[attr-defined]
+        return chunks
+
+    def _stop_mid_span(self, position: Position, chunks: SpanChunks, span: tuple[int, int], loss: float,
+                       pairs: int, total: int, checkpointing: Checkpointing, seconds: float, bar: tqdm) -> None:
+        """Save what the span's trained chunks did, with their list, and stop."""
+        position.loss += loss
+        position.pairs += pairs
+        position.partial = chunks.record(span, getattr(self.updater, "chunking", type(self.updater).__name__))
+        position.seconds = seconds
+        self.save_checkpoint(checkpointing, position)
+        bar.close()
+        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
+
     def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
         """On a GPU the whole id array is copied there once; on the CPU spans are read from
         the memory map as they come."""
@@ -392,6 +430,8 @@ class Trainer:
         merge_seconds = 0.0
         last_checkpoint, spans_since = time.monotonic(), 0
         lr = learning_rate(config, position.tokens / total)
+        if self.backend == "numba":
+            self.updater.compile()  # type: ignore[attr-defined]  # before signals only set a flag
         with _StopRequest(enabled=checkpointing is not None) as stop:
             for epoch in range(position.epoch, config.epochs):
                 spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))
@@ -407,10 +447,16 @@ class Trainer:
                     if end > begin:
                         lr_start = learning_rate(config, (epoch * size + begin) / (size * config.epochs))
                         shard_start = shards[group.rank][0]
+                        chunks = self._chunks(position, (begin, end), stop)
                         loss, pairs = self.updater.train_span(
                             self._span(data, shard_start + begin, shard_start + end), lr_start, lr,
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
+                        position.partial = None
+                        if chunks.stopped:
+                            assert checkpointing is not None  # signals are only caught when checkpointing
+                            self._stop_mid_span(position, chunks, (begin, end), loss, pairs, total, checkpointing,
+                                                earlier_seconds + time.monotonic() - session_start, bar)
                     merge_start = time.monotonic()
                     averager.merge()
                     merge_seconds += time.monotonic() - merge_start
