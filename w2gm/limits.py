@@ -85,7 +85,8 @@ def check_values(config: TrainConfig) -> None:
 
 # ------------------------------------------------------------------ memory
 
-_GIB = 1 << 30
+def _size(count: int) -> str:
+    return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
 
 
 def available_memory() -> int | None:
@@ -124,9 +125,9 @@ def training_memory(config: TrainConfig, vocab_size: int, corpus_tokens: int, ba
         per_thread = 2 * config.window * 1024 * (slots + 1) * 8 + slots * row * 4 * config.components
         engine = threads * per_thread + span * 8 * 3
     else:
-        # a span's pairs (about window per centre, several int64 copies while drawn), and one
-        # batch's gathered rows for every slot, kept with their gradients by autograd
-        engine = span * config.window * 8 * 6 + config.batch_size * slots * row * 8
+        # a span's pairs (about window per centre, at most the span's length; several int64
+        # copies while drawn), and one batch's gathered rows for every slot, with gradients
+        engine = span * min(config.window, span) * 8 * 6 + config.batch_size * slots * row * 8
     return {"tables": tables, "engine": engine}
 
 
@@ -139,9 +140,9 @@ def check_memory(config: TrainConfig, vocab_size: int, corpus_tokens: int, backe
     need = sum(parts.values())
     if need <= available:
         return
-    detail = (f"{parts['tables'] / _GIB:.1f} GiB for {vocab_size:,} words x K={config.components} x D={config.dim}"
-              f" with optimiser state, {parts['engine'] / _GIB:.1f} GiB for the {backend} engine's pairs and buffers")
+    detail = (f"{_size(parts['tables'])} for {vocab_size:,} words x K={config.components} x D={config.dim} with "
+              f"optimiser state, {_size(parts['engine'])} for the {backend} engine's pairs and buffers")
     raise W2GMError(
-        f"these options need about {need / _GIB:.1f} GiB of memory ({detail}) but {available / _GIB:.1f} GiB is "
+        f"these options need about {_size(need)} of memory ({detail}) but {_size(available)} is "
         "available; lower --components, --dim, --window, --negatives, --batch-size or --span-tokens"
     )
