@@ -35,6 +35,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
+from .config import TrainConfig
 from .corpus import EncodedCorpus
 from .errors import W2GMError
 from .filechecks import check_corpus_record, check_ids, check_position, check_state_tensors
@@ -231,6 +232,10 @@ class CheckpointDir:
             position = Position.from_dict(position_record)
         except (SafetensorError, ValueError, KeyError, TypeError, RecursionError) as error:
             raise W2GMError(f"{where} ({error})") from None
+        try:
+            TrainConfig.from_dict(config)  # the options' checks, before any option is used
+        except W2GMError as error:
+            raise W2GMError(f"{where} (the config record: {error})") from None
         check_state_tensors(tensors, where)
         return Saved(config, position, output, tensors)
 

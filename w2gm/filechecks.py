@@ -69,10 +69,10 @@ def check_sizes(handle: BinaryIO, size: int, path: str) -> None:
 
 
 def check_config(config: dict[str, Any], path: str) -> TrainConfig:
-    """The recorded options, checked as the command line's are."""
+    """A model's recorded options, checked as the command line's are."""
     try:
         return TrainConfig.from_dict(config)
-    except (W2GMError, TypeError) as error:
+    except W2GMError as error:
         raise _corrupt(path, f"the config record: {error}") from None
 
 

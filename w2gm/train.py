@@ -641,7 +641,11 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         position = Position()
         if saved is not None:
             directory.check_position(saved, config.epochs, len(encoded.ids))
-            trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
+            try:
+                trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
+            except W2GMError as error:
+                raise W2GMError(f"--resume {directory.path}: {directory.state_path.name} is damaged ({error})") \
+                    from None
             position = saved.position
         checkpointing = Checkpointing(directory, schedule, None if output is None else str(output))
         summary = trainer.fit(encoded.ids, progress=progress, position=position,
