@@ -18,6 +18,7 @@ import pytest
 from test_hostile_inputs import GOOD_TEXT, fails_cleanly, scratch  # noqa: F401 - scratch is a fixture
 
 import w2gm
+from w2gm import corpus as corpus_module
 from w2gm.checkpoint import LOCK, MARKER, CheckpointDir
 from w2gm.cli import main
 from w2gm.runlock import RunLock, output_lock
@@ -180,3 +181,18 @@ def test_two_processes_on_one_output_one_is_refused_at_once(workspace):
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=120)
     assert first.returncode == 130
+
+
+def test_a_symlinked_subdirectory_of_a_corpus_directory_is_read_once_and_a_loop_is_not_followed(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "b.txt").write_text("beta " * 10)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("alpha " * 10)
+    (corpus / "linked").symlink_to(shared)
+    (corpus / "also").symlink_to(shared)  # the same directory again: read once
+    (shared / "back").symlink_to(corpus)  # a loop
+    (corpus / ".hidden").mkdir()
+    (corpus / ".hidden" / "c.txt").write_text("gamma " * 10)
+    assert corpus_module.expand_paths([corpus]) == [corpus / "a.txt", corpus / "also" / "b.txt"]
