@@ -20,13 +20,12 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 from test_hostile_inputs import GOOD_TEXT, fails_cleanly, model_path, scratch  # noqa: F401 - fixtures
 from test_modelfile import model_parts, write_parts
-from test_user_files import snapshot
+from test_user_files import interrupted_run, snapshot
 
 import w2gm
 from w2gm.checkpoint import read_metadata
 from w2gm.cli import main
-from w2gm.errors import ModelFileError, W2GMError
-from w2gm.train import ReferenceUpdater
+from w2gm.errors import ModelFileError
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +34,7 @@ def checkpoint(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("damaged")
     corpus = home / "c.txt"
     corpus.write_text(GOOD_TEXT)
-    original, calls = ReferenceUpdater.train_span, []
-
-    def third_raises(self, *args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return original(self, *args)
-
-    ReferenceUpdater.train_span = third_raises
-    try:
-        with pytest.raises(W2GMError, match="the last checkpoint is kept"):
-            w2gm.train(corpus, output=home / "m.w2gm", checkpoint_every="1steps", span_tokens=50, min_count=1,
-                       dim=4, backend="torch", threads=1, epochs=2)
-    finally:
-        ReferenceUpdater.train_span = original
-    return home / "m.w2gm.checkpoint"
+    return interrupted_run(corpus, home / "m.w2gm", epochs=2)
 
 
 def edit_json(name: str, change: Callable[[dict], None]) -> Callable[[Path], None]:

@@ -118,9 +118,9 @@ def test_what_a_killed_run_left_is_cleared_by_the_next(workspace, capsys):
     assert not directory.exists()
 
 
-@pytest.fixture
-def interrupted(workspace, monkeypatch):
-    """A run stopped by Ctrl-C in its third span, with a checkpoint after every span."""
+def interrupted_run(corpus: Path, output: Path, **options) -> Path:
+    """Train with a checkpoint after every span of 50 tokens and Ctrl-C in the third span;
+    returns the checkpoint directory."""
     original, calls = ReferenceUpdater.train_span, []
 
     def third_raises(self, *args):
@@ -129,13 +129,20 @@ def interrupted(workspace, monkeypatch):
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(ReferenceUpdater, "train_span", third_raises)
+    ReferenceUpdater.train_span = third_raises
+    try:
+        with pytest.raises(w2gm.errors.W2GMError, match="the last checkpoint is kept in"):
+            w2gm.train(corpus, output=output, checkpoint_every="1steps", span_tokens=50, min_count=1, dim=4,
+                       backend="torch", threads=1, **options)
+    finally:
+        ReferenceUpdater.train_span = original
+    return Path(f"{output}.checkpoint")
+
+
+@pytest.fixture
+def interrupted(workspace):
     output = workspace / "m.w2gm"
-    with pytest.raises(w2gm.errors.W2GMError, match="the last checkpoint is kept in"):
-        w2gm.train(workspace / "in", output=output, checkpoint_every="1steps", span_tokens=50, min_count=1, dim=4,
-                   backend="torch", threads=1, epochs=1)
-    monkeypatch.undo()
-    return output, workspace / "m.w2gm.checkpoint"
+    return output, interrupted_run(workspace / "in", output, epochs=1)
 
 
 def test_a_temporary_file_left_by_a_kill_during_a_save_is_removed_on_resume(interrupted):
