@@ -149,8 +149,11 @@ def test_a_temporary_file_left_by_a_kill_during_a_save_is_removed_on_resume(inte
     output, directory = interrupted
     assert CheckpointDir(directory).has_state()
     (directory / ".state.safetensors.0123456789ab.tmp").write_bytes(b"half a checkpoint")
+    (output.parent / ".m.w2gm.ba9876543210.tmp").write_bytes(b"half a model")
+    (output.parent / ".m.w2gm.notes.tmp").write_bytes(b"not a name w2gm makes: kept")
     assert w2gm.train(resume=directory).training["tokens"] > 0
     assert output.is_file() and not directory.exists()
+    assert sorted(p.name for p in output.parent.glob(".m.w2gm*")) == [".m.w2gm.notes.tmp"]
 
 
 def test_a_second_run_on_a_locked_output_or_directory_fails_naming_the_first(workspace, capsys, scratch,  # noqa: F811

@@ -39,7 +39,7 @@ from .config import TrainConfig
 from .corpus import EncodedCorpus
 from .errors import W2GMError
 from .filechecks import check_corpus_record, check_ids, check_position, check_state_tensors
-from .modelfile import atomic_write_bytes
+from .modelfile import atomic_write_bytes, temporaries_of
 from .runlock import RunLock
 from .vocab import Vocabulary
 
@@ -157,7 +157,7 @@ class CheckpointDir:
                 self.path.rmdir()  # only if empty: a failure before anything was written
 
     def _temporary_files(self) -> list[Path]:
-        return [p for name in OWN_FILES for p in self.path.glob(f".{glob_escape(name)}.*.tmp")]
+        return [p for name in OWN_FILES for p in temporaries_of(self.path / name)]
 
     def _remove_own_files(self) -> None:
         for name in OWN_FILES:
@@ -258,10 +258,6 @@ class CheckpointDir:
         self._remove_own_files()
         (self.path / MARKER).unlink(missing_ok=True)
         self.release()
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?[])", r"[\1]", name)
 
 
 def read_metadata(data: bytes) -> dict[str, str]:

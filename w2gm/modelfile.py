@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ FORMAT_NAME = "w2gm"
 FORMAT_VERSION = 1
 #: safetensors refuses longer headers; a file announcing one is not a model.
 MAX_HEADER_BYTES = 100_000_000
+#: Random bytes in the name of an atomic write's temporary file.
+_TOKEN_BYTES = 6
 
 
 @dataclass
@@ -60,7 +63,7 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path = Path(path)
     if not path.name:
         raise W2GMError(f"cannot write {path}: not a file name")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(_TOKEN_BYTES)}.tmp")
     try:  # created as open() would create it: mode 0o666 less the umask
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
@@ -84,6 +87,17 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def temporaries_of(path: str | os.PathLike) -> list[Path]:
+    """The temporary files :func:`atomic_writer` makes for ``path``: only a process killed
+    while writing leaves one behind, for the next run that writes ``path`` to remove."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}\.tmp")
+    try:
+        return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name))
+    except OSError:
+        return []
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import W2GMError, os_reason
-from .modelfile import is_model_file
+from .modelfile import is_model_file, temporaries_of
 
 
 def check_output(output: str | os.PathLike, inputs: Iterable[Path] = (), overwrite: bool = False) -> Path:
@@ -68,3 +68,10 @@ def _probe_directory(target: Path) -> None:
         os.unlink(probe)
     except OSError as error:
         raise W2GMError(f"--output {target}: directory {parent} is not writable ({os_reason(error)})") from None
+
+
+def remove_leftovers(output: str | os.PathLike) -> None:
+    """Remove the temporary files of an earlier save of ``output`` that was killed half-way
+    (called with the output's lock held, so no run is writing them now)."""
+    for leftover in temporaries_of(output):
+        leftover.unlink(missing_ok=True)

@@ -38,7 +38,7 @@ from .energy import log_expected_likelihood
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
-from .outputs import check_output
+from .outputs import check_output, remove_leftovers
 from .runlock import RunLock, output_lock
 from .sampling import PairSampler
 from .stopping import sigterm_raises
@@ -632,6 +632,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         directory.refuse_as_output(check_output(output, inputs, overwrite))
         locks.append(output_lock(output))
         locks[-1].acquire()
+        remove_leftovers(output)
     if saved is not None and group.is_main:
         directory.claim()
     locks.append(directory.lock)  # released last, after the directory's own cleanup
