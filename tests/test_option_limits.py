@@ -33,12 +33,12 @@ def accepted_invariants(config: TrainConfig) -> None:
     assert 0 <= config.seed <= 2**64 - 1 and 0 <= config.threads <= limits.MAX_THREADS
     assert config.subsample >= 0 and config.margin >= 0 and config.lr > 0 and 0 <= config.lr_min <= config.lr
     assert 0 <= config.negative_power <= limits.MAX_NEGATIVE_POWER
-    if config.backend in ("auto", "numba"):
+    if config.backend == "numba":
         assert config.dim <= limits.MAX_COMPILED_DIM and config.components <= limits.MAX_COMPILED_COMPONENTS
 
 
 @settings(max_examples=300, deadline=None)
-@given(name=st.sampled_from(NUMERIC), value=NUMBERS, backend=st.sampled_from(["auto", "torch"]))
+@given(name=st.sampled_from(NUMERIC), value=NUMBERS, backend=st.sampled_from(["auto", "torch", "numba"]))
 def test_any_value_of_any_option_is_accepted_sanely_or_refused_in_one_line(name, value, backend):
     try:
         config = TrainConfig(backend=backend, **{name: value})
@@ -96,3 +96,13 @@ def test_the_memory_estimate_grows_with_each_size_and_refuses_beyond_what_is_ava
     expected = r"need about \d+ MiB of memory \(.* for 10,000 words x K=2 x D=50.*\) but \d+ MiB is available"
     with pytest.raises(W2GMError, match=expected):
         limits.check_memory(base, 10_000, 10**6, "torch", 1 << 18, 1, available=need - 1)
+
+
+def test_the_numba_limits_bind_a_run_on_numba_not_a_config_or_a_model_trained_elsewhere():
+    config = TrainConfig(dim=1200, components=16)  # --backend auto: a GPU run may use these
+    limits.check_engine(config, "triton")
+    limits.check_engine(config, "torch")
+    with pytest.raises(W2GMError, match="--dim 1200: at most 1000 with the numba engine, which --backend auto"):
+        limits.check_engine(config, "numba")
+    with pytest.raises(W2GMError, match="--components 16: at most 8 with the numba engine; use --backend torch"):
+        TrainConfig(components=16, backend="numba")

@@ -66,14 +66,8 @@ def check_values(config: TrainConfig) -> None:
 
     for name, spec in FIELDS.items():
         _check_type(name, getattr(config, name), spec.default)
-    if config.backend in ("auto", "numba"):
-        engine = "the numba engine" + ("" if config.backend == "numba" else ", which --backend auto picks on the CPU")
-        if config.dim > MAX_COMPILED_DIM:
-            raise W2GMError(f"--dim {config.dim}: at most {MAX_COMPILED_DIM} with {engine}; "
-                            "use --backend torch for more")
-        if config.components > MAX_COMPILED_COMPONENTS:
-            raise W2GMError(f"--components {config.components}: at most {MAX_COMPILED_COMPONENTS} with "
-                            f"{engine}; use --backend torch for more")
+    if config.backend == "numba":
+        check_engine(config, "numba")
     if config.margin < 0:
         raise W2GMError(f"--margin must be >= 0, got {config.margin}")
     _in_range("negative_power", config.negative_power, 0, MAX_NEGATIVE_POWER)
@@ -81,6 +75,19 @@ def check_values(config: TrainConfig) -> None:
     _in_range("threads", config.threads, 0, MAX_THREADS)
     if not _DEVICE.match(config.device):
         raise W2GMError(f"--device {config.device!r}: use auto, cpu, cuda or cuda:N")
+
+
+def check_engine(config: TrainConfig, backend: str) -> None:
+    """What the engine a run resolved to can compile (a model trained elsewhere, on a GPU
+    say, may have more dimensions: loading it is no concern of this)."""
+    if backend != "numba":
+        return
+    engine = "the numba engine" + ("" if config.backend == "numba" else ", which --backend auto picks on the CPU")
+    if config.dim > MAX_COMPILED_DIM:
+        raise W2GMError(f"--dim {config.dim}: at most {MAX_COMPILED_DIM} with {engine}; use --backend torch for more")
+    if config.components > MAX_COMPILED_COMPONENTS:
+        raise W2GMError(f"--components {config.components}: at most {MAX_COMPILED_COMPONENTS} with {engine}; "
+                        "use --backend torch for more")
 
 
 # ------------------------------------------------------------------ memory

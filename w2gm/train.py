@@ -619,6 +619,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
     group, device_name = distributed.init(config.device)
     device = resolve_device(device_name)
+    limits.check_engine(config, resolve_backend(config, device))  # before the text is read
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     temporary = None
