@@ -200,3 +200,11 @@ def test_a_header_announcing_more_data_than_the_file_holds_is_truncated(tmp_path
     bad.write_bytes(data[:-4])
     with pytest.raises(ModelFileError, match=r"corrupt model file \(truncated\)"):
         w2gm.load(bad)
+
+
+def test_a_model_larger_than_the_memory_available_is_refused_before_reading(tmp_path, model_path, monkeypatch):  # noqa: F811
+    monkeypatch.setattr("w2gm.filechecks.available_memory", lambda: model_path.stat().st_size)
+    with pytest.raises(ModelFileError, match=r"loading this 0 MiB model needs about 0 MiB of memory, 0 MiB is"):
+        w2gm.load(model_path)
+    monkeypatch.setattr("w2gm.filechecks.available_memory", lambda: 2 * model_path.stat().st_size)
+    assert len(w2gm.load(model_path)) == 6

@@ -20,7 +20,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import ModelFileError, W2GMError
-from .limits import available_memory
+from .limits import available_memory, human_size
 
 _ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
                "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
@@ -63,9 +63,8 @@ def check_sizes(handle: BinaryIO, size: int, path: str) -> None:
         raise _corrupt(path, what)
     available = available_memory()
     if available is not None and _LOAD_COPIES * size > available:
-        need, have = _LOAD_COPIES * size / 2**30, available / 2**30
-        raise ModelFileError(f"{path}: loading this {size / 2**30:.1f} GiB model needs about {need:.1f} GiB "
-                             f"of memory, {have:.1f} GiB is available")
+        raise ModelFileError(f"{path}: loading this {human_size(size)} model needs about "
+                             f"{human_size(_LOAD_COPIES * size)} of memory, {human_size(available)} is available")
 
 
 def check_config(config: dict[str, Any], path: str) -> TrainConfig:

@@ -92,7 +92,7 @@ def check_engine(config: TrainConfig, backend: str) -> None:
 
 # ------------------------------------------------------------------ memory
 
-def _size(count: int) -> str:
+def human_size(count: int) -> str:
     return f"{count / (1 << 30):.1f} GiB" if count >= 1 << 30 else f"{count / (1 << 20):.0f} MiB"
 
 
@@ -147,9 +147,9 @@ def check_memory(config: TrainConfig, vocab_size: int, corpus_tokens: int, backe
     need = sum(parts.values())
     if need <= available:
         return
-    detail = (f"{_size(parts['tables'])} for {vocab_size:,} words x K={config.components} x D={config.dim} with "
-              f"optimiser state, {_size(parts['engine'])} for the {backend} engine's pairs and buffers")
+    detail = (f"{human_size(parts['tables'])} for {vocab_size:,} words x K={config.components} x D={config.dim} "
+              f"with optimiser state, {human_size(parts['engine'])} for the {backend} engine's pairs and buffers")
     raise W2GMError(
-        f"these options need about {_size(need)} of memory ({detail}) but {_size(available)} is "
+        f"these options need about {human_size(need)} of memory ({detail}) but {human_size(available)} is "
         "available; lower --components, --dim, --window, --negatives, --batch-size or --span-tokens"
     )
