@@ -89,7 +89,8 @@ def test_sigterm_in_a_long_span_stops_within_seconds_and_the_resumed_run_ends_as
     waited = time.monotonic() - sent
     assert process.returncode == 130, stderr
     assert waited < 5.0
-    assert f"continue with: w2gm train --resume {directory}" in stderr
+    assert stderr.startswith("w2gm: interrupted after 0 of ") and "chunks of the next span (torch, batches of" in stderr
+    assert stderr.endswith(f"continue with: w2gm train --resume {directory}\n")
     position = json.loads(read_metadata((directory / "state.safetensors").read_bytes())["position"])
     assert position["tokens"] == 0 and position["partial"]["done"]  # stopped in the first span
     resumed = w2gm.train(resume=directory)

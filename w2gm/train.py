@@ -362,8 +362,11 @@ class Trainer:
     @staticmethod
     def _interrupt_message(position: Position, total: int, checkpointing: Checkpointing) -> str:
         where = checkpointing.directory.path
-        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%); "
-                f"checkpoint saved in {where}; continue with: w2gm train --resume {where}")
+        partial = position.partial
+        mid_span = "" if partial is None else (
+            f" and {len(partial['done'])} chunks of the next span ({partial['chunking']})")
+        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%)"
+                f"{mid_span}; checkpoint saved in {where}; continue with: w2gm train --resume {where}")
 
     def _chunks(self, position: Position, span: tuple[int, int], stop: _StopRequest) -> SpanChunks:
         """The chunks of the next span for the engine: it stops between them when asked,
