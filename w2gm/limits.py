@@ -10,6 +10,7 @@ with an estimate of what it would need, instead of a MemoryError or hours of swa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from typing import TYPE_CHECKING, Any
@@ -40,17 +41,21 @@ def _flag(name: str) -> str:
 
 
 def _check_type(name: str, value: Any, default: Any) -> None:
-    """Values from JSON or the Python API have the type of the field's default."""
+    """Values from JSON or the Python API have the type of the field's default; a number
+    in a field with no default type must still be finite."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not math.isfinite(value):
+        raise W2GMError(f"{_flag(name)} must be a finite number, got {value}")
     if isinstance(default, bool):
         ok = isinstance(value, bool)
     elif isinstance(default, int) or name == "max_vocab":
-        ok = isinstance(value, int) and not isinstance(value, bool) or (default is None and value is None)
+        ok = number and isinstance(value, int) or (default is None and value is None)
     elif isinstance(default, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
-            raise W2GMError(f"{_flag(name)} must be a finite number, got {value}")
-    else:
+        ok = number
+    elif isinstance(default, str):
         ok = isinstance(value, str)
+    else:
+        ok = True  # None or a factory: the config's own checks know the field
     if not ok:
         raise W2GMError(f"{_flag(name)}: {value!r} is not a valid value")
 
@@ -62,10 +67,8 @@ def _in_range(name: str, value: float, low: float, high: float) -> None:
 
 def check_values(config: TrainConfig) -> None:
     """Types, finiteness and the engines' ranges; the config's own checks follow."""
-    from .config import FIELDS
-
-    for name, spec in FIELDS.items():
-        _check_type(name, getattr(config, name), spec.default)
+    for spec in dataclasses.fields(config):
+        _check_type(spec.name, getattr(config, spec.name), spec.default)
     if config.backend == "numba":
         check_engine(config, "numba")
     if config.margin < 0:
