@@ -6,6 +6,11 @@ Layout::
     corpus.json        the vocabulary (words, counts) and what reading the text reported
     state.safetensors  the latest checkpoint: tables, optimiser state and, in its metadata,
                        the config, the position in the run and the output path
+    .w2gm-checkpoint   marks the directory as a run's: only then are files in it ever removed
+    .w2gm-lock         held (flock) by the run using the directory, see :mod:`w2gm.runlock`
+
+A new run takes only a new or empty directory, or one an earlier run marked as its own;
+it never removes a file it did not write, nor a directory it did not create.
 
 The state file is replaced atomically (temporary file, fsync, rename), so a crash while
 saving leaves the previous checkpoint whole.  Randomness needs no saving: every span draws
@@ -30,9 +35,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
+from .config import TrainConfig
 from .corpus import EncodedCorpus
 from .errors import W2GMError
-from .modelfile import atomic_write_bytes
+from .filechecks import check_corpus_record, check_ids, check_position, check_state_tensors
+from .modelfile import atomic_write_bytes, temporaries_of
+from .runlock import RunLock
 from .vocab import Vocabulary
 
 FORMAT_NAME = "w2gm-checkpoint"
@@ -41,6 +49,10 @@ IDS = "ids.npy"
 CORPUS = "corpus.json"
 STATE = "state.safetensors"
 PROVISIONAL_IDS = "provisional_ids.bin"  # corpus.encode's scratch file, if reading stopped half-way
+MARKER = ".w2gm-checkpoint"
+LOCK = ".w2gm-lock"
+#: Every file a run writes in its directory; atomic writes add ".NAME.RANDOM.tmp" beside them.
+OWN_FILES = (STATE, CORPUS, IDS, PROVISIONAL_IDS)
 
 
 @dataclass
@@ -55,6 +67,8 @@ class Position:
     pairs: int = 0
     loss: float = 0.0
     seconds: float = 0.0
+    #: a span stopped part-way: its bounds, how it was cut and the chunks trained (w2gm.chunks)
+    partial: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Position:
@@ -72,6 +86,8 @@ class Saved:
 class CheckpointDir:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        self.lock = RunLock(self.path / LOCK, f"--checkpoint-dir {self.path}")
+        self.created = False  # whether this run made the directory (then it may remove it)
 
     @property
     def ids_path(self) -> Path:
@@ -85,20 +101,69 @@ class CheckpointDir:
         return self.state_path.is_file()
 
     def prepare(self) -> None:
-        """Make the directory for a new run; refuse one holding another run's checkpoint."""
-        if self.path.exists() and not self.path.is_dir():
+        """Make the directory for a new run and lock it; refuse one holding another run's
+        checkpoint or files w2gm did not write."""
+        if self.path.is_symlink() or (self.path.exists() and not self.path.is_dir()):
             raise W2GMError(f"--checkpoint-dir {self.path}: exists and is not a directory")
-        if self.has_state():
-            raise W2GMError(
-                f"--checkpoint-dir {self.path}: holds the checkpoint of an earlier run; "
-                f"continue it with --resume {self.path}, or remove the directory"
-            )
+        self.created = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise W2GMError(f"--checkpoint-dir {self.path}: {error.strerror or error}") from None
         if not os.access(self.path, os.W_OK):
             raise W2GMError(f"--checkpoint-dir {self.path}: directory is not writable")
+        self.lock.acquire()
+        try:
+            if self.has_state():
+                raise W2GMError(
+                    f"--checkpoint-dir {self.path}: holds the checkpoint of an earlier run; "
+                    f"continue it with --resume {self.path}, or remove the directory"
+                )
+            marked = (self.path / MARKER).is_file()
+            foreign = sorted(p.name for p in self.path.iterdir() if p.name not in (MARKER, LOCK))
+            if foreign and not marked:
+                shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+                raise W2GMError(f"--checkpoint-dir {self.path}: holds files w2gm did not write ({shown}); "
+                                "give a new or empty directory")
+            if marked:
+                self.created = self._read_marker()
+                self._remove_own_files()  # what an earlier run left when it was killed
+            atomic_write_bytes(self.path / MARKER, json.dumps({"created_directory": self.created}).encode())
+        except BaseException:
+            self.release()
+            raise
+
+    def _read_marker(self) -> bool:
+        """Whether the run that marked the directory created it (a directory an earlier
+        version of w2gm used, with no marker, counts as created)."""
+        try:
+            return bool(json.loads((self.path / MARKER).read_text()).get("created_directory", True))
+        except (OSError, ValueError, AttributeError):
+            return True
+
+    def claim(self) -> None:
+        """Lock the directory of a run to resume, and clear the temporary files a run
+        killed while saving left behind."""
+        self.lock.acquire()
+        self.created = self._read_marker()
+        for leftover in self._temporary_files():
+            leftover.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        """Unlock; the directory and what it holds stay (see :meth:`remove`)."""
+        self.lock.release()
+        if self.created:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()  # only if empty: a failure before anything was written
+
+    def _temporary_files(self) -> list[Path]:
+        return [p for name in OWN_FILES for p in temporaries_of(self.path / name)]
+
+    def _remove_own_files(self) -> None:
+        for name in OWN_FILES:
+            (self.path / name).unlink(missing_ok=True)
+        for leftover in self._temporary_files():
+            leftover.unlink(missing_ok=True)
 
     def write_corpus(self, encoded: EncodedCorpus) -> None:
         record = {
@@ -110,18 +175,21 @@ class CheckpointDir:
         atomic_write_bytes(self.path / CORPUS, json.dumps(record).encode("utf-8"))
 
     def read_corpus(self) -> EncodedCorpus:
+        """The run's vocabulary and ids, checked word by word and id by id (a damaged id
+        would index outside the tables in a compiled engine)."""
         corpus_path = self.path / CORPUS
+        where = f"--resume {self.path}: {CORPUS}"
         try:
             record = json.loads(corpus_path.read_text(encoding="utf-8"))
+            check_corpus_record(record, where)
             vocab = Vocabulary(record["words"], np.asarray(record["counts"], dtype=np.int64))
-            ids = np.load(self.ids_path, mmap_mode="r")
+            ids = np.load(self.ids_path, mmap_mode="r", allow_pickle=False)
         except FileNotFoundError as error:
             raise W2GMError(f"--resume {self.path}: missing {Path(error.filename).name}; not a checkpoint directory") \
                 from None
-        except (ValueError, KeyError, TypeError, OSError) as error:
+        except (ValueError, KeyError, TypeError, OSError, RecursionError) as error:
             raise W2GMError(f"--resume {self.path}: corpus files are damaged ({error})") from None
-        if len(ids) != vocab.total:
-            raise W2GMError(f"--resume {self.path}: {IDS} holds {len(ids)} ids but the vocabulary counts {vocab.total}")
+        check_ids(ids, vocab.counts, f"--resume {self.path}: {IDS}")
         return EncodedCorpus(vocab, ids, record["raw_tokens"], record["replaced_bytes"])
 
     def save(self, tensors: dict[str, torch.Tensor], config: dict[str, Any], position: Position,
@@ -142,6 +210,7 @@ class CheckpointDir:
         if not self.has_state():
             raise W2GMError(f"--resume {self.path}: no checkpoint in this directory (the run stopped before its first)")
         data = self.state_path.read_bytes()
+        where = f"--resume {self.path}: {STATE} is damaged"
         try:
             tensors = safetensors_load(data)
             metadata = read_metadata(data)
@@ -154,18 +223,41 @@ class CheckpointDir:
                     f"reads ({FORMAT_VERSION}); upgrade w2gm"
                 )
             config = json.loads(metadata["config"])
-            position = Position.from_dict(json.loads(metadata["position"]))
+            position_record = json.loads(metadata["position"])
             output = json.loads(metadata["output"])
-        except (SafetensorError, ValueError, KeyError, TypeError) as error:
-            raise W2GMError(f"--resume {self.path}: {STATE} is damaged ({error})") from None
+            if not isinstance(config, dict) or not isinstance(position_record, dict):
+                raise ValueError("config and position must be JSON objects")
+            if not (output is None or isinstance(output, str) and output):
+                raise ValueError(f"output {output!r} is not a file name")
+            position = Position.from_dict(position_record)
+        except (SafetensorError, ValueError, KeyError, TypeError, RecursionError) as error:
+            raise W2GMError(f"{where} ({error})") from None
+        try:
+            TrainConfig.from_dict(config)  # the options' checks, before any option is used
+        except W2GMError as error:
+            raise W2GMError(f"{where} (the config record: {error})") from None
+        check_state_tensors(tensors, where)
         return Saved(config, position, output, tensors)
 
+    def check_position(self, saved: Saved, epochs: int, length: int) -> None:
+        """The saved position must lie within the run on this corpus."""
+        check_position(asdict(saved.position), epochs, length, f"--resume {self.path}: {STATE} is damaged")
+
+    def refuse_as_output(self, output: Path) -> None:
+        """The model may not be written where the run keeps, and at the end removes, its files."""
+        here = self.path.resolve()
+        if output.resolve() == here or (output.parent.resolve() == here and output.name in (*OWN_FILES, MARKER, LOCK)):
+            raise W2GMError(f"--output {output}: is the checkpoint directory or one of its files; choose another name")
+
     def remove(self) -> None:
-        """Delete the files a run wrote, then the directory if nothing else is in it."""
-        for name in (STATE, CORPUS, IDS, PROVISIONAL_IDS):
-            (self.path / name).unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
+        """Delete the files the run wrote and its marker, unlock, then remove the directory
+        if the run created it and nothing else is in it.  Without the lock (another run
+        holds it, or the directory was never ours) nothing is touched."""
+        if not self.lock.held:
+            return
+        self._remove_own_files()
+        (self.path / MARKER).unlink(missing_ok=True)
+        self.release()
 
 
 def read_metadata(data: bytes) -> dict[str, str]:

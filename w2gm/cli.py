@@ -39,12 +39,13 @@ def _run_train(args: argparse.Namespace) -> int:
     from .train import TrainingInterrupted, train
 
     options = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    output = args.output if args.output is not None else (None if args.resume else "model.w2gm")
     try:
         model = train(
-            args.corpus or None, output=args.output or (None if args.resume else "model.w2gm"),
+            args.corpus or None, output=output,
             progress=not args.quiet, preset=args.preset,
             checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every, resume=args.resume,
-            allow_config_change=args.allow_config_change, **options,
+            allow_config_change=args.allow_config_change, overwrite=args.overwrite, **options,
         )
     except TrainingInterrupted as stopped:
         print(f"w2gm: {stopped}", file=sys.stderr)
@@ -77,6 +78,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "-o", "--output", default=None,
         help="model file to write (default: model.w2gm, or the resumed run's own)",
+    )
+    parser.add_argument(
+        "--overwrite", "--force", action="store_true",
+        help="let the model replace an existing file that is not a w2gm model (an earlier model is "
+        "always replaced; a corpus file, directory, device or symbolic link never is)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
@@ -133,9 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except W2GMError as error:
         print(f"w2gm: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("w2gm: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stopped:
+        # SIGTERM arrives as Stopped (w2gm.stopping); what was half-written is removed by now
+        print(f"w2gm: {stopped or 'interrupted'}", file=sys.stderr)
+        return getattr(stopped, "exit_code", 130)
 
 
 if __name__ == "__main__":

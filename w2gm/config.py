@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import W2GMError
+from .limits import check_values
 
 
 def option(default: Any, help: str, **choices: Any) -> Any:
@@ -83,6 +84,7 @@ class TrainConfig:
     seed: int = option(1, "random seed for initialisation and sampling")
 
     def __post_init__(self) -> None:
+        check_values(self)  # types, finite values and the engines' limits first
         positive = ("components", "dim", "window", "epochs", "batch_size")
         for name in positive:
             if getattr(self, name) < 1:

@@ -54,10 +54,7 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            found = _files_under(path)
             if not found:
                 raise W2GMError(f"{path}: directory holds no files")
             files.extend(found)
@@ -70,6 +67,24 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     if not files:
         raise W2GMError("no corpus files given")
     return files
+
+
+def _files_under(directory: Path) -> list[Path]:
+    """The files under ``directory``, sorted, hidden ones skipped.  Symbolic links to
+    subdirectories are followed as links to files are, each directory once (by its real
+    path), so that a link back to an ancestor cannot loop."""
+    seen = {os.path.realpath(directory)}
+    found = []
+    for root, subdirectories, names in os.walk(directory, followlinks=True):
+        kept = []
+        for name in sorted(subdirectories):
+            real = os.path.realpath(os.path.join(root, name))
+            if not name.startswith(".") and real not in seen:
+                seen.add(real)
+                kept.append(name)
+        subdirectories[:] = kept  # os.walk descends only into these
+        found += [Path(root, name) for name in names if not name.startswith(".") and Path(root, name).is_file()]
+    return sorted(found)
 
 
 def _open_binary(path: Path) -> BinaryIO:

@@ -48,6 +48,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from .chunks import SpanChunks
 from .energy import VARIANCE_EPSILON
 from .errors import W2GMError
 from .mixture import PARAMETER_NAMES, MixtureTable
@@ -655,6 +656,7 @@ class HogwildUpdater:
         self.epsilon = epsilon
         self.threads = threads if threads > 0 else os.cpu_count() or 1
         self.span_blocks = BLOCKS_PER_THREAD * self.threads
+        self.chunks = SpanChunks()  # the blocks of a span are its chunks (w2gm.chunks)
         self.negatives = negatives
         self.sampler = sampler
         if sampler is not None:
@@ -717,9 +719,33 @@ class HogwildUpdater:
         if self.sampler is None:
             raise W2GMError("train_span needs the trainer's PairSampler")
         tokens = np.ascontiguousarray(ids, dtype=np.int64)
-        results = self._blocks(len(tokens), self.span_blocks, lambda block, start, stop: _train_block(
-            self.shape, self.input, self.output, self.shared, tokens, start, stop,
-            self.keep_probability, self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start,
-            lr_end, self.margin, self.sense, self.epsilon, self.adagrad_eps, seed, block,
-        ))
+        chunks = self.chunks
+
+        def run(block: int, start: int, stop: int) -> tuple[float, int]:
+            if not chunks.starts(block):
+                return 0.0, 0
+            result = self._train_block(tokens, start, stop, lr_start, lr_end, seed, block)
+            chunks.finished(block)
+            return result
+
+        results = self._blocks(len(tokens), self.span_blocks, run)
         return float(sum(loss for loss, _ in results)), int(sum(pairs for _, pairs in results))
+
+    @property
+    def chunking(self) -> str:
+        return f"numba, {self.span_blocks} blocks"
+
+    def _train_block(self, tokens: Array, start: int, stop: int, lr_start: float, lr_end: float, seed: int,
+                     block: int) -> tuple[float, int]:
+        return _train_block(
+            self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
+            self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end, self.margin,
+            self.sense, self.epsilon, self.adagrad_eps, seed, block,
+        )
+
+    def compile(self) -> None:
+        """Compile the span kernel for this shape now, in the calling thread, where Ctrl-C and
+        SIGTERM can interrupt it (a first run at K = 8 compiles for minutes; in a worker
+        thread during a span, no signal would be seen until it ends)."""
+        if self.sampler is not None:
+            self._train_block(np.zeros(1, dtype=np.int64), 0, 0, 0.0, 0.0, 0, 0)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from .errors import ModelFileError, W2GMError, os_reason
+from .filechecks import check_config, check_sizes
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .usage import Usage
 from .vocab import Vocabulary
@@ -44,6 +46,8 @@ FORMAT_NAME = "w2gm"
 FORMAT_VERSION = 2
 #: safetensors refuses longer headers; a file announcing one is not a model.
 MAX_HEADER_BYTES = 100_000_000
+#: Random bytes in the name of an atomic write's temporary file.
+_TOKEN_BYTES = 6
 
 
 @dataclass
@@ -65,7 +69,7 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
     path = Path(path)
     if not path.name:
         raise W2GMError(f"cannot write {path}: not a file name")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(_TOKEN_BYTES)}.tmp")
     try:  # created as open() would create it: mode 0o666 less the umask
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:
@@ -89,6 +93,17 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def temporaries_of(path: str | os.PathLike) -> list[Path]:
+    """The temporary files :func:`atomic_writer` makes for ``path``: only a process killed
+    while writing leaves one behind, for the next run that writes ``path`` to remove."""
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{{2 * _TOKEN_BYTES}}}\.tmp")
+    try:
+        return sorted(p for p in path.parent.iterdir() if pattern.fullmatch(p.name))
+    except OSError:
+        return []
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -242,11 +257,23 @@ def _read_json_object(metadata: dict[str, str], key: str, path: str) -> dict[str
     return value
 
 
+def is_model_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a w2gm model, by its header alone (an output may replace one)."""
+    try:
+        with open(path, "rb") as handle:
+            _read_metadata(handle, os.fstat(handle.fileno()).st_size, str(path))
+    except (OSError, ModelFileError):
+        return False
+    return True
+
+
 def load(path: str | os.PathLike) -> ModelContents:
     path_str = str(path)
     try:
         with open(path, "rb") as handle:
-            metadata = _read_metadata(handle, os.fstat(handle.fileno()).st_size, path_str)
+            size = os.fstat(handle.fileno()).st_size
+            metadata = _read_metadata(handle, size, path_str)
+            check_sizes(handle, size, path_str)
             handle.seek(0)
             data = handle.read()
     except FileNotFoundError:
@@ -267,5 +294,6 @@ def load(path: str | os.PathLike) -> ModelContents:
     }
     config = _read_json_object(metadata, "config", path_str)
     training = _read_json_object(metadata, "training", path_str)
+    check_config(config, path_str)
     usage = _read_usage(tensors, tables["input"].logits.shape, path_str)
     return ModelContents(vocab, tables["input"], tables.get("output"), config, training, usage)

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -31,15 +30,19 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import corpus as corpus_module
-from . import distributed, optim, usage
+from . import distributed, limits, optim, usage
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
+from .chunks import SpanChunks
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood, partial_log_energies
-from .errors import W2GMError, os_reason
+from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
+from .outputs import check_output, remove_leftovers
+from .runlock import RunLock, output_lock
 from .sampling import PairSampler
 from .split import split_components, split_tokens, tie_components
+from .stopping import sigterm_raises
 from .vocab import Vocabulary
 
 CorpusArg = str | os.PathLike | Iterable[str | os.PathLike] | None
@@ -142,19 +145,32 @@ class ReferenceUpdater:
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
+        self.chunks = SpanChunks()  # the batches of a span are its chunks (w2gm.chunks)
+
+    @property
+    def chunking(self) -> str:
+        return f"torch, batches of {self.trainer.config.batch_size}"
 
     def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
-        trainer, config = self.trainer, self.trainer.config
+        trainer, config, chunks = self.trainer, self.trainer.config, self.chunks
         trainer.generator.manual_seed(seed)
         centres, contexts = trainer.sampler.pairs(ids.to(trainer.device, torch.long))
         batches = math.ceil(len(centres) / config.batch_size)
         loss = torch.zeros((), device=trainer.device)
+        pairs = 0
         for b in range(batches):
             lr = lr_start + (lr_end - lr_start) * (b + 1) / batches
             batch = slice(b * config.batch_size, (b + 1) * config.batch_size)
+            # drawn for a batch trained before a resume too, so that later batches draw as they did
             negatives = trainer.sampler.negatives(len(centres[batch]), config.negatives)
+            if not chunks.starts(b):
+                if chunks.stopped:
+                    break
+                continue
             loss += trainer.step(centres[batch], contexts[batch], negatives, lr)
-        return float(loss), len(centres)
+            pairs += len(negatives)
+            chunks.finished(b)
+        return float(loss), pairs
 
 
 def resolve_backend(config: TrainConfig, device: torch.device) -> str:
@@ -240,6 +256,13 @@ class Trainer:
         self.config = config
         self.device = device
         self.group = group or distributed.Group()
+        self.backend = resolve_backend(config, device)
+        self.span_tokens = config.span_tokens or (
+            1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
+        )
+        limits.check_memory(config, len(vocab), vocab.total, self.backend, self.span_tokens,
+                            config.threads or os.cpu_count() or 1,
+                            limits.available_memory() if device.type == "cpu" else None)
         self.generator = torch.Generator(device=device)
         self.generator.manual_seed(config.seed)
         init_generator = torch.Generator(device=device)
@@ -262,10 +285,6 @@ class Trainer:
         }
         self.sampler = PairSampler(
             vocab, config.window, config.subsample, config.negative_power, self.generator, device
-        )
-        self.backend = resolve_backend(config, device)
-        self.span_tokens = config.span_tokens or (
-            1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
         )
         self._updater: SpanUpdater | None = None
         self._split_after: int | None = None
@@ -385,8 +404,35 @@ class Trainer:
     @staticmethod
     def _interrupt_message(position: Position, total: int, checkpointing: Checkpointing) -> str:
         where = checkpointing.directory.path
-        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%); "
-                f"checkpoint saved in {where}; continue with: w2gm train --resume {where}")
+        partial = position.partial
+        mid_span = "" if partial is None else (
+            f" and {len(partial['done'])} chunks of the next span ({partial['chunking']})")
+        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%)"
+                f"{mid_span}; checkpoint saved in {where}; continue with: w2gm train --resume {where}")
+
+    def _chunks(self, position: Position, span: tuple[int, int], stop: _StopRequest) -> SpanChunks:
+        """The chunks of the next span for the engine: it stops between them when asked,
+        except on several ranks, which must end each span together; a span stopped
+        part-way before a resume is finished, not started again."""
+        should_stop = (lambda: stop.requested) if not self.group.active else (lambda: False)
+        chunking = getattr(self.updater, "chunking", type(self.updater).__name__)
+        if position.partial is not None:
+            chunks = SpanChunks.resumed(position.partial, span, chunking, should_stop)
+        else:
+            chunks = SpanChunks(should_stop)
+        self.updater.chunks = chunks  # type: ignore[attr-defined]
+        return chunks
+
+    def _stop_mid_span(self, position: Position, chunks: SpanChunks, span: tuple[int, int], loss: float,
+                       pairs: int, total: int, checkpointing: Checkpointing, seconds: float, bar: tqdm) -> None:
+        """Save what the span's trained chunks did, with their list, and stop."""
+        position.loss += loss
+        position.pairs += pairs
+        position.partial = chunks.record(span, getattr(self.updater, "chunking", type(self.updater).__name__))
+        position.seconds = seconds
+        self.save_checkpoint(checkpointing, position)
+        bar.close()
+        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
 
     def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
         """On a GPU the whole id array is copied there once; on the CPU spans are read from
@@ -433,6 +479,8 @@ class Trainer:
         self._split_after = split_tokens(total, config.split_at) if self.splits else None
         if self._split_after is not None and position.tokens >= self._split_after:
             self._split_after = None
+        if self.backend == "numba":
+            self.updater.compile()  # type: ignore[attr-defined]  # before signals only set a flag
         with _StopRequest(enabled=checkpointing is not None) as stop:
             for epoch in range(position.epoch, config.epochs):
                 spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))
@@ -448,10 +496,16 @@ class Trainer:
                     if end > begin:
                         lr_start = learning_rate(config, (epoch * size + begin) / (size * config.epochs))
                         shard_start = shards[group.rank][0]
+                        chunks = self._chunks(position, (begin, end), stop)
                         loss, pairs = self.updater.train_span(
                             self._span(data, shard_start + begin, shard_start + end), lr_start, lr,
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
+                        position.partial = None
+                        if chunks.stopped:
+                            assert checkpointing is not None  # signals are only caught when checkpointing
+                            self._stop_mid_span(position, chunks, (begin, end), loss, pairs, total, checkpointing,
+                                                earlier_seconds + time.monotonic() - session_start, bar)
                     merge_start = time.monotonic()
                     averager.merge()
                     merge_seconds += time.monotonic() - merge_start
@@ -570,6 +624,7 @@ def train(
     checkpoint_every: str | None = "10min",
     resume: str | os.PathLike | None = None,
     allow_config_change: bool = False,
+    overwrite: bool = False,
     **options: Any,
 ) -> KeyedMixtures:
     """Train a model on text files (a path, a directory, or a list of them; ``None`` takes the
@@ -582,7 +637,25 @@ def train(
     SIGTERM) and deleting the directory once the model is saved.  ``resume`` continues the
     run whose checkpoint directory it names.  Under torchrun every rank calls this; rank 0
     reads the corpus and writes the checkpoints and the model.
+
+    ``output`` replaces an earlier model but no other file unless ``overwrite`` is given
+    (:mod:`w2gm.outputs`); the output and the checkpoint directory are locked against
+    other runs for as long as this one lasts (:mod:`w2gm.runlock`).
     """
+    with sigterm_raises():
+        locks: list[RunLock] = []
+        try:
+            return _train(corpus, output, progress, preset, checkpoint_dir, checkpoint_every, resume,
+                          allow_config_change, overwrite, options, locks)
+        finally:
+            for lock in locks:
+                lock.release()
+
+
+def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, preset: str | None,
+           checkpoint_dir: str | os.PathLike | None, checkpoint_every: str | None,
+           resume: str | os.PathLike | None, allow_config_change: bool, overwrite: bool,
+           options: dict[str, Any], locks: list[RunLock]) -> KeyedMixtures:
     saved = None
     if resume is not None:
         if corpus is not None and _corpus_paths(corpus) != [corpus_module.sample_corpus_path()]:
@@ -596,32 +669,48 @@ def train(
     schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
     group, device_name = distributed.init(config.device)
     device = resolve_device(device_name)
+    limits.check_engine(config, resolve_backend(config, device))  # before the text is read
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    if output is not None and group.is_main:
-        check_writable(output)
     temporary = None
     if saved is None:
         if checkpoint_dir is None and output is None:
             temporary = tempfile.TemporaryDirectory(prefix="w2gm-")
             checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
+    if output is not None and group.is_main:
+        inputs = [] if saved is not None else corpus_module.expand_paths(_corpus_paths(corpus))
+        directory.refuse_as_output(check_output(output, inputs, overwrite))
+        locks.append(output_lock(output))
+        locks[-1].acquire()
+        remove_leftovers(output)
+    if saved is not None and group.is_main:
+        directory.claim()
+    locks.append(directory.lock)  # released last, after the directory's own cleanup
     try:
         encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config)
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
-            trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
+            directory.check_position(saved, config.epochs, len(encoded.ids))
+            try:
+                trainer.load_state({k: v.to(device) for k, v in saved.tensors.items()})
+            except W2GMError as error:
+                raise W2GMError(f"--resume {directory.path}: {directory.state_path.name} is damaged ({error})") \
+                    from None
             position = saved.position
         checkpointing = Checkpointing(directory, schedule, None if output is None else str(output))
         summary = trainer.fit(encoded.ids, progress=progress, position=position,
                               checkpointing=None if temporary is not None else checkpointing)
     except TrainingInterrupted:
         raise
-    except W2GMError:
+    except (W2GMError, KeyboardInterrupt) as error:
         # nothing half-made is left behind, but a checkpoint is the user's work: keep it
         if group.is_main and not directory.has_state():
             directory.remove()
+        elif isinstance(error, KeyboardInterrupt) and temporary is None:
+            raise TrainingInterrupted(f"interrupted; the last checkpoint is kept in {directory.path}: "
+                                      f"w2gm train --resume {directory.path}") from None
         raise
     finally:
         distributed.finish(group)
@@ -636,37 +725,30 @@ def train(
             encoded.ids, config.window, device))
         model.training["usage_seconds"] = time.perf_counter() - started
         if output is not None:
-            try:
-                model.save(output)
-            except W2GMError as error:
-                # a full disk, say: keep the trained state if it fits, so that --resume only has to save it
-                try:
-                    trainer.save_checkpoint(checkpointing, position)
-                except W2GMError:
-                    directory.remove()
-                    raise error from None
-                raise W2GMError(f"{error}; the trained model is kept in {directory.path}: make room, then "
-                                f"w2gm train --resume {directory.path}") from None
+            _save_or_keep(model, output, trainer, checkpointing, position)
         directory.remove()
     if temporary is not None:
         temporary.cleanup()
     return model
 
 
-def check_writable(path: str | os.PathLike) -> None:
-    """Fail before training, not after, when the model could not be saved: by creating and
-    removing a file beside it (permission bits alone mislead for root and some mounts)."""
-    target = Path(path)
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise W2GMError(f"--output {target}: is a directory")
-    if parent.exists() and not parent.is_dir():
-        raise W2GMError(f"--output {target}: {parent} is not a directory")
-    if not parent.is_dir():
-        raise W2GMError(f"--output {target}: directory {parent} does not exist")
+def _save_or_keep(model: KeyedMixtures, output: str | os.PathLike, trainer: Trainer, checkpointing: Checkpointing,
+                  position: Position) -> None:
+    """Save the model; when that fails (a full disk) or is interrupted, keep the trained
+    state in the checkpoint directory if it fits, so that --resume only has to save it."""
+    directory = checkpointing.directory
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as error:
-        raise W2GMError(f"--output {target}: directory {parent} is not writable ({os_reason(error)})") from None
+        model.save(output)
+    except (W2GMError, KeyboardInterrupt) as error:
+        try:
+            trainer.save_checkpoint(checkpointing, position)
+        except W2GMError:
+            directory.remove()
+            raise error from None
+        if isinstance(error, KeyboardInterrupt):
+            raise TrainingInterrupted(f"interrupted while saving {output}; the trained model is kept in "
+                                      f"{directory.path}: w2gm train --resume {directory.path}") from None
+        raise W2GMError(f"{error}; the trained model is kept in {directory.path}: make room, then "
+                        f"w2gm train --resume {directory.path}") from None
+
+
