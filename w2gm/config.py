@@ -41,7 +41,12 @@ class TrainConfig:
     # corpus and vocabulary
     min_count: int = option(5, "drop words seen fewer times (their tokens are removed from the text, as word2vec does)")
     max_vocab: int | None = option(None, "keep at most this many most frequent words")
-    lowercase: bool = option(False, "lowercase the text before counting")
+    tokenizer: Literal["words", "whitespace"] = option(
+        "words", "how text becomes words: 'words' casefolds and keeps words of letters and digits (with inner "
+        "apostrophes), dropping punctuation; 'whitespace' keeps every whitespace-separated token as it is, for "
+        "pre-tokenised text such as text8", choices=("words", "whitespace"),
+    )
+    lowercase: bool = option(False, "with --tokenizer whitespace: lowercase the tokens ('words' always casefolds)")
     encoding_errors: Literal["replace", "strict"] = option(
         "replace", "invalid UTF-8: replace with U+FFFD and report the count, or stop",
         choices=("replace", "strict"),
@@ -90,7 +95,7 @@ class TrainConfig:
             raise W2GMError(f"--initial-variance must be positive, got {self.initial_variance}")
         if self.subsample < 0:
             raise W2GMError(f"--subsample must be >= 0, got {self.subsample}")
-        for name in ("covariance", "optimizer", "encoding_errors", "backend"):
+        for name in ("covariance", "tokenizer", "optimizer", "encoding_errors", "backend"):
             allowed = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in allowed:
                 flag = "--" + name.replace("_", "-")
@@ -102,6 +107,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {k: v for k, v in values.items() if k in FIELDS}
+        # runs from before the tokenizer was recorded all split on whitespace
+        known.setdefault("tokenizer", "whitespace")
         return cls(**known)
 
 

@@ -17,6 +17,7 @@ from torch import Tensor
 from . import measures, modelfile
 from .errors import W2GMError
 from .mixture import MixtureTable
+from .tokenize import model_tokenizer, query_normalizer
 from .vocab import Vocabulary
 
 
@@ -46,6 +47,8 @@ class KeyedMixtures:
         self.output = output.to("cpu") if output is not None else None
         self.config = dict(config or {})
         self.training = dict(training or {})
+        # queries are normalised as the training text was: "Bank" finds "bank"
+        self.vocab.normalize = query_normalizer(*model_tokenizer(self.config))
         self._unit_means: Tensor | None = None
 
     # ----------------------------------------------------------------- files
@@ -110,7 +113,7 @@ class KeyedMixtures:
         """``"rock:1"`` -> (id of rock, 1); ``"rock"`` -> (id of rock, None).  A word that
         itself contains ``:`` and is in the vocabulary is taken as a word."""
         if key in self.vocab:
-            return self.vocab.index[key], None
+            return self.vocab.id(key), None
         word, sep, component = key.rpartition(":")
         if sep and component.isdigit() and word in self.vocab:
             k = int(component)
@@ -118,7 +121,7 @@ class KeyedMixtures:
                 raise W2GMError(
                     f"component {k} of {word!r} does not exist: the model has K={self.components_per_word}"
                 )
-            return self.vocab.index[word], k
+            return self.vocab.id(word), k
         raise W2GMError(f"unknown word {key!r}: not in the model's vocabulary")
 
     def unit_means(self) -> Tensor:

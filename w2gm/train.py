@@ -48,7 +48,7 @@ MERGES_PER_EPOCH = 10
 
 #: Options a resumed run can never change: they shape the tables or the corpus.
 FIXED_ON_RESUME = ("components", "dim", "covariance", "separate_output", "min_count", "max_vocab", "lowercase",
-                   "encoding_errors", "optimizer")
+                   "tokenizer", "encoding_errors", "optimizer")
 
 
 class SpanUpdater(Protocol):
@@ -491,7 +491,7 @@ def resumed_config(saved: dict[str, Any], preset: str | None, options: dict[str,
 
 
 def _prepare_corpus(
-    group: distributed.Group, directory: CheckpointDir, corpus: CorpusArg, config: TrainConfig
+    group: distributed.Group, directory: CheckpointDir, corpus: CorpusArg, config: TrainConfig, progress: bool
 ) -> corpus_module.EncodedCorpus:
     """Rank 0 reads the text into the checkpoint directory; the other ranks wait and then
     map the same ids (several hosts need the directory on a shared filesystem)."""
@@ -502,7 +502,7 @@ def _prepare_corpus(
             directory.prepare()
             encoded = corpus_module.encode(
                 _corpus_paths(corpus), directory.path, config.min_count, config.max_vocab,
-                config.lowercase, config.encoding_errors,
+                config.lowercase, config.encoding_errors, config.tokenizer, progress,
             )
             directory.write_corpus(encoded)
         except W2GMError as error:
@@ -560,7 +560,8 @@ def train(
             checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
     try:
-        encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config)
+        encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config,
+                                                                                   progress)
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
