@@ -145,3 +145,29 @@ def test_evaluation_files_find_words_through_the_tokenizer(tmp_path):
 def test_query_normalizer_casefolds_what_is_not_one_word():
     normalize = query_normalizer("words")
     assert normalize("\u201cRock!\u201d") == "rock" and normalize("New York") == "new york"
+
+
+def test_neighbours_print_terminal_escapes_as_text(tmp_path):
+    """A whitespace-tokenised model can hold words with ESC or a bidi override; printing
+    them must not let them act on the terminal."""
+    import subprocess
+    import sys
+
+    hostile = ["rock", "\x1b[2J\x1b[31mred", "stone\u202e", "jazz"]
+    path = tmp_path / "m.w2gm"
+    _model(hostile, {"tokenizer": "whitespace"}).save(path)
+    for fmt in ([], ["--markdown"]):
+        result = subprocess.run([sys.executable, "-m", "w2gm", "neighbors", str(path), "rock", *fmt],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert "\x1b" not in result.stdout and "\u202e" not in result.stdout
+        assert "\\x1b[2J\\x1b[31mred" in result.stdout and "stone\\u202e" in result.stdout
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9_'.,-\u2019\u201c\u201d\u2014\u00e9e\u0301\u0939\u093f \u00df")),
+               max_size=12))
+def test_the_fast_path_finds_the_words_the_pattern_finds(token):
+    from w2gm.tokenize import _split_by_pattern
+
+    assert split_words(token) == _split_by_pattern(token)

@@ -109,6 +109,7 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import export
     from .evaluate import commands as evaluate_commands
     from .explorer import commands as explorer_commands
 
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"w2gm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_train(subparsers)
-    for module in (evaluate_commands, explorer_commands):
+    for module in (evaluate_commands, explorer_commands, export):
         module.register(subparsers)
     return parser
 

@@ -18,6 +18,7 @@ from . import measures, modelfile
 from .errors import W2GMError
 from .mixture import MixtureTable
 from .tokenize import model_tokenizer, query_normalizer
+from .vectors import Key, VectorQueries
 from .vocab import Vocabulary
 
 
@@ -31,8 +32,9 @@ class Components:
     weights: np.ndarray
 
 
-class KeyedMixtures:
-    """A trained w2gm model: vocabulary, word mixtures and the options they were trained with."""
+class KeyedMixtures(VectorQueries):
+    """A trained w2gm model: vocabulary, word mixtures and the options they were trained with.
+    gensim's KeyedVectors methods come from :class:`w2gm.vectors.VectorQueries`."""
 
     def __init__(
         self,
@@ -131,13 +133,24 @@ class KeyedMixtures:
             self._unit_means = torch.nn.functional.normalize(means, dim=-1)
         return self._unit_means
 
-    def most_similar(self, key: str, topn: int = 10) -> list[tuple[str, float]]:
+    def most_similar(
+        self,
+        positive: Key | list[Key] | None = None,
+        negative: Key | list[Key] | None = None,
+        topn: int = 10,
+        restrict_vocab: int | None = None,
+    ) -> list[tuple[str, float]]:
         """Nearest neighbours by cosine of the means.
 
         ``most_similar("rock:1")`` ranks every other word's components (``"stone:0"``, ...);
         ``most_similar("rock")`` ranks whole words by their best component pair (max cosine).
-        The query word itself is left out.
+        The query word itself is left out.  Lists of keys (``positive=["king", "woman"],
+        negative=["man"]``) or a vector do gensim's vector arithmetic
+        (:meth:`~w2gm.vectors.VectorQueries.most_similar_vectors`).
         """
+        if not isinstance(positive, str) or negative or restrict_vocab is not None:
+            return self.most_similar_vectors(positive, negative, topn, restrict_vocab)  # type: ignore[return-value]
+        key = positive
         if topn < 1:
             raise W2GMError(f"topn must be at least 1, got {topn}")
         word_id, component = self.parse_component(key)

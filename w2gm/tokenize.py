@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import re
+import string
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -39,6 +40,8 @@ import numpy as np
 TOKENIZERS = ("words", "whitespace")
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u02bc": "'"})
+#: Punctuation often found around a word: never part of one (so "_" and "'" belong here).
+_EDGE_PUNCTUATION = string.punctuation + "“”‘’«»„‚‹›—–…¡¿"
 #: Unicode assigns combining marks only in the first two planes and in plane 14.
 _MARK_PLANES = (*range(0x20000), *range(0xE0000, 0xE1000))
 
@@ -67,10 +70,17 @@ CACHE_LIMIT = 4_000_000
 
 def split_words(token: str) -> list[str]:
     """The words of one whitespace-separated token under the ``words`` tokenizer."""
-    if token.isascii():
-        if token.isalpha():  # most tokens of any text: one word already
-            return [token.lower()]
-    else:
+    # Most tokens are one word, perhaps with punctuation around it ("bank," "“rock”"):
+    # stripping that is much cheaper than the pattern, and :func:`_split_by_pattern` would
+    # find the same word.
+    core = token.strip(_EDGE_PUNCTUATION)
+    if core.isascii() and core.isalnum():
+        return [core.lower()]
+    return _split_by_pattern(token)
+
+
+def _split_by_pattern(token: str) -> list[str]:
+    if not token.isascii():
         # one code point for a letter and its accent, when Unicode has one (NFC)
         token = unicodedata.normalize("NFC", token).translate(_APOSTROPHES)
     return _word_pattern().findall(token.casefold().replace("_", " "))
