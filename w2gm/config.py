@@ -71,7 +71,10 @@ class TrainConfig:
         "across ranks and checkpoints (0: 1M on the CPU, 16M on a GPU, 256k for the torch backend on the CPU)"
     )
     device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N")
-    threads: int = option(0, "CPU threads for PyTorch (0: all cores)")
+    threads: int = option(
+        0, "CPU threads (0: all cores); several Hogwild threads race on shared rows, so a run is bit-reproducible "
+        "only with --threads 1"
+    )
     seed: int = option(1, "random seed for initialisation and sampling")
 
     def __post_init__(self) -> None:
@@ -125,11 +128,14 @@ EXECUTION_FIELDS = frozenset({"backend", "span_tokens", "device", "threads"})
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "small": {"subsample": 1e-4, "lr": 0.1, "epochs": 10},
+    # chosen once the corpus has been read, by the rules of w2gm.autopreset; until then A.2's
+    "auto": {},
 }
 
 
 def make_config(preset: str = "paper", **options: Any) -> TrainConfig:
-    """A config from a preset, overridden by any option given."""
+    """A config from a preset, overridden by any option given (for "auto", the settings
+    :func:`w2gm.autopreset.choose` picks are applied by training, after reading the corpus)."""
     if preset not in PRESETS:
         raise W2GMError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     unknown = set(options) - set(FIELDS)

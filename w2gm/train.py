@@ -30,8 +30,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import autopreset, distributed, optim
 from . import corpus as corpus_module
-from . import distributed, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood
@@ -526,7 +526,8 @@ def train(
     **options: Any,
 ) -> KeyedMixtures:
     """Train a model on text files (a path, a directory, or a list of them; ``None`` takes the
-    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`, default "paper") and any
+    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`; the default, "auto", picks
+    settings for the corpus's size by the rules of :mod:`w2gm.autopreset`) and any
     :class:`TrainConfig` option over it; optionally save it to ``output``.
 
     The run keeps its corpus ids and checkpoints in ``checkpoint_dir`` (default
@@ -545,7 +546,8 @@ def train(
         config = resumed_config(saved.config, preset, options, allow_config_change)
         output = output if output is not None else saved.output
     else:
-        config = make_config(preset or "paper", **options)
+        preset = preset or autopreset.AUTO
+        config = make_config(preset, **options)
     schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
     group, device_name = distributed.init(config.device)
     device = resolve_device(device_name)
@@ -560,8 +562,16 @@ def train(
             checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
     try:
-        encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config,
-                                                                                   progress)
+        # what the model records as its preset: resumed runs go on with the settings they had
+        preset_label = "resumed" if saved is not None else preset
+        if saved is None:
+            encoded = _prepare_corpus(group, directory, corpus, config, progress)
+            if preset == autopreset.AUTO:
+                rule = autopreset.choose(len(encoded.ids))
+                preset_label = autopreset.describe(rule, len(encoded.ids))
+                config = dataclasses.replace(config, **{k: v for k, v in rule.settings.items() if k not in options})
+        else:
+            encoded = directory.read_corpus()
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
@@ -583,6 +593,7 @@ def train(
                 "vocab_size": len(encoded.vocab), "device": str(device),
                 "output": None if output is None else str(output)}
     model = trainer.model(summary)
+    model.config["preset"] = preset_label
     if group.is_main:
         if output is not None:
             try:

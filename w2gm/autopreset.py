@@ -1,0 +1,53 @@
+"""``--preset auto`` (the default): subsampling, learning rate and epochs from the size of the
+corpus, which is known only once the text has been read.
+
+A.2's settings (subsampling 1e-5, rate 0.05, 5 epochs) are made for billions of tokens:
+on a few million they discard most of the frequent words and stop before the rare ones
+have moved, and the vectors are noise (WS-353 17 on the bundled sample, 22.5 on the
+2.1M-token text8 prefix).  Smaller corpora need more of their frequent words kept, a
+faster rate and more passes.  Each rule covers corpora up to a number of tokens (the
+vocabulary's tokens per epoch, after --min-count); options given on the command line
+always win over the rule's.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from .config import PRESETS
+
+AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    up_to_tokens: float
+    settings: dict[str, Any]
+    why: str
+
+
+#: Measured (see NOTES-h14.md): on the bundled sample, the text8 prefix (2.1M tokens) and
+#: the Gutenberg books (20M), "small" scored 48.3, 52.2 and a similarity sum of 360 against
+#: A.2's 17.0, 22.5 and 226.  The middle rule is interpolated between the two measured ends
+#: (geometric means), not measured: no corpus of that size is at hand.
+RULES: tuple[Rule, ...] = (
+    Rule("small", 50e6, PRESETS["small"],
+         "up to 50M tokens: keep more frequent words, a faster rate, more passes"),
+    Rule("medium", 500e6, {"subsample": 3e-5, "lr": 0.07, "epochs": 7},
+         "50M to 500M tokens: between the small-corpus settings and A.2"),
+    Rule("paper", math.inf, PRESETS["paper"], "over 500M tokens: A.2 as published"),
+)
+
+
+def choose(tokens: int) -> Rule:
+    """The rule for a corpus of ``tokens`` tokens per epoch."""
+    return next(rule for rule in RULES if tokens <= rule.up_to_tokens)
+
+
+def describe(rule: Rule, tokens: int) -> str:
+    """What auto chose, for the summary line and the model's config."""
+    settings = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in rule.settings.items()) or "A.2's settings"
+    return f"auto: {rule.name} for {tokens:,} tokens ({settings})"
