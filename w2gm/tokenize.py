@@ -132,11 +132,11 @@ class TokenIds(dict):
 
     def __missing__(self, token: str) -> int:
         index = self.index
-        ids = [index.setdefault(word, len(index)) for word in self.split(token)]
-        if len(ids) == 1:
-            value = ids[0]
+        words = self.split(token)
+        if len(words) == 1:
+            value = index.setdefault(words[0], len(index))
         else:
-            self.expansions.append(np.asarray(ids, dtype=np.int64))
+            self.expansions.append(np.asarray([index.setdefault(w, len(index)) for w in words], dtype=np.int64))
             value = -len(self.expansions)
         self[token] = value
         return value
