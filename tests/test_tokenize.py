@@ -171,3 +171,10 @@ def test_the_fast_path_finds_the_words_the_pattern_finds(token):
     from w2gm.tokenize import _split_by_pattern
 
     assert split_words(token) == _split_by_pattern(token)
+
+
+def test_the_explorers_search_finds_words_as_the_model_normalises_them():
+    from w2gm.explorer.views import Explorer
+
+    explorer = Explorer(_model(["bank", "rock", "river"], {"tokenizer": "words"}))
+    assert explorer.word_id("Bank") == 0 and explorer.resolve("ROCK:1") == (1, 1)
