@@ -17,6 +17,11 @@ def test_rules_follow_the_token_count(tokens, name):
     assert autopreset.choose(tokens).name == name
 
 
+def test_the_description_says_what_was_applied():
+    paper = autopreset.choose(10**10)
+    assert autopreset.describe(paper, 10**10) == "auto: paper for 10,000,000,000 tokens (A.2's settings)"
+
+
 def test_billions_of_tokens_and_preset_paper_get_a2_exactly():
     a2 = TrainConfig()
     assert (a2.subsample, a2.lr, a2.epochs, a2.negatives, a2.window) == (1e-5, 0.05, 5, 1, 10)
@@ -36,7 +41,7 @@ def test_training_applies_the_rule_under_the_users_options(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 40)
     model = train(corpus, dim=4, epochs=1, min_count=1, window=2, threads=1)
-    assert model.config["preset"].startswith("auto: small for 520 tokens")
+    assert model.config["preset"] == "auto: small for 520 tokens (--subsample 0.0001, --lr 0.1; --epochs as given)"
     assert model.config["lr"] == 0.1 and model.config["subsample"] == 1e-4  # the rule's
     assert model.config["epochs"] == 1  # the user's
     paper = train(corpus, preset="paper", dim=4, epochs=1, min_count=1, window=2, threads=1)

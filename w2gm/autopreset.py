@@ -13,6 +13,7 @@ always win over the rule's.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +48,16 @@ def choose(tokens: int) -> Rule:
     return next(rule for rule in RULES if tokens <= rule.up_to_tokens)
 
 
-def describe(rule: Rule, tokens: int) -> str:
-    """What auto chose, for the summary line and the model's config."""
-    settings = ", ".join(f"{k.replace('_', '-')} {v}" for k, v in rule.settings.items()) or "A.2's settings"
-    return f"auto: {rule.name} for {tokens:,} tokens ({settings})"
+def describe(rule: Rule, tokens: int, given: Iterable[str] = ()) -> str:
+    """What auto chose, for the summary line and the model's config; ``given`` names the
+    options the user set, which the rule left alone."""
+    def flag(name: str) -> str:
+        return "--" + name.replace("_", "-")
+
+    given = set(given)
+    applied = [f"{flag(k)} {v}" for k, v in rule.settings.items() if k not in given]
+    kept = [flag(k) for k in rule.settings if k in given]
+    parts = [", ".join(applied)] if applied else ([] if kept else ["A.2's settings"])
+    if kept:
+        parts.append(f"{', '.join(kept)} as given")
+    return f"auto: {rule.name} for {tokens:,} tokens ({'; '.join(parts)})"

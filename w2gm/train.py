@@ -568,7 +568,7 @@ def train(
             encoded = _prepare_corpus(group, directory, corpus, config, progress)
             if preset == autopreset.AUTO:
                 rule = autopreset.choose(len(encoded.ids))
-                preset_label = autopreset.describe(rule, len(encoded.ids))
+                preset_label = autopreset.describe(rule, len(encoded.ids), options)
                 config = dataclasses.replace(config, **{k: v for k, v in rule.settings.items() if k not in options})
         else:
             encoded = directory.read_corpus()
