@@ -2,11 +2,11 @@
 
 Text is read in fixed-size blocks (so a 100 MB file that is a single line costs no more
 memory than any other), decompressed on the fly when it is gzip, bzip2 or xz (recognised
-by content, not by name), decoded as UTF-8, split on whitespace and turned into words by the tokenizer
-(:mod:`w2gm.tokenize`).  ``-`` names standard input, read the same way.  One pass assigns
-every word a provisional id in order of first appearance; counting those ids then gives
-the vocabulary, and a remapping pass writes the final ids (dropping words under the
-minimum count, as word2vec does) to ``ids.npy``, which each epoch memory-maps.
+by content, not by name), decoded as UTF-8, split on whitespace and turned into words by
+the tokenizer (:mod:`w2gm.tokenize`); ``-`` names standard input, read the same way.
+One pass assigns every word a provisional id in order of first appearance; counting those
+ids then gives the vocabulary, and a remapping pass writes the final ids (dropping words
+under the minimum count, as word2vec does) to ``ids.npy``, which each epoch memory-maps.
 """
 
 from __future__ import annotations
