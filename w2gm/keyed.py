@@ -136,7 +136,7 @@ class KeyedMixtures(VectorQueries):
     def most_similar(
         self,
         positive: Key | list[Key] | None = None,
-        negative: Key | list[Key] | None = None,
+        negative: Key | list[Key] | int | None = None,
         topn: int = 10,
         restrict_vocab: int | None = None,
     ) -> list[tuple[str, float]]:
@@ -148,6 +148,8 @@ class KeyedMixtures(VectorQueries):
         negative=["man"]``) or a vector do gensim's vector arithmetic
         (:meth:`~w2gm.vectors.VectorQueries.most_similar_vectors`).
         """
+        if isinstance(negative, int):  # most_similar(key, n): the older positional topn
+            topn, negative = negative, None
         if not isinstance(positive, str) or negative or restrict_vocab is not None:
             return self.most_similar_vectors(positive, negative, topn, restrict_vocab)  # type: ignore[return-value]
         key = positive
