@@ -10,7 +10,8 @@ from w2gm.config import PRESETS, TrainConfig, make_config
 
 
 @pytest.mark.parametrize(("tokens", "name"), [
-    (10_000, "small"), (2_139_748, "small"), (20_010_840, "small"), (50_000_000, "small"),
+    (10_000, "tiny"), (938_112, "tiny"), (1_500_001, "small"), (2_139_748, "small"), (20_010_840, "small"),
+    (50_000_000, "small"),
     (50_000_001, "medium"), (500_000_000, "medium"), (500_000_001, "paper"), (6_000_000_000, "paper"),
 ])
 def test_rules_follow_the_token_count(tokens, name):
@@ -41,7 +42,7 @@ def test_training_applies_the_rule_under_the_users_options(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat and the dog sat on the log\n" * 40)
     model = train(corpus, dim=4, epochs=1, min_count=1, window=2, threads=1)
-    assert model.config["preset"] == "auto: small for 520 tokens (--subsample 0.0001, --lr 0.1; --epochs as given)"
+    assert model.config["preset"] == "auto: tiny for 520 tokens (--subsample 0.0001, --lr 0.1; --epochs as given)"
     assert model.config["lr"] == 0.1 and model.config["subsample"] == 1e-4  # the rule's
     assert model.config["epochs"] == 1  # the user's
     paper = train(corpus, preset="paper", dim=4, epochs=1, min_count=1, window=2, threads=1)

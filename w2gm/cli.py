@@ -102,7 +102,8 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--preset", choices=tuple(PRESETS), default=None,
         help="option set under your flags: 'auto' picks subsampling, rate and epochs for the corpus's size "
-        "(the 'small' settings up to 50M tokens, A.2's over 500M, between them in between) and says which in "
+        "(the 'small' settings up to 50M tokens, with 20 epochs up to 1.5M, A.2's over 500M, in between "
+        "between them) and says which in "
         "the summary; 'paper' is A.2 as published (for billions of tokens); "
         + "'small' sets " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in PRESETS["small"].items())
         + " for corpora of a few million tokens (default: auto)",
