@@ -16,6 +16,8 @@ TEXT = "the cat sat on the mat\nthe dog sat on the log\n" * 50 + "a rare word\n"
 
 
 def encode(paths, tmp_path, **kwargs):
+    """The whitespace tokenizer: these tests are about reading; tests/test_tokenize.py has the words."""
+    kwargs.setdefault("tokenizer", "whitespace")
     return corpus.encode(paths if isinstance(paths, list) else [paths], tmp_path / "work", **kwargs)
 
 

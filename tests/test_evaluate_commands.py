@@ -95,7 +95,8 @@ def test_user_similarity_files_replace_the_standard_sets(model_path, tmp_path, c
 def test_eval_with_shared_data_dir_matches_the_bundle(model_path, capsys):
     shared = catalogue.bundled_data_dir().parents[2].parent / "shared" / "data"
     if not shared.is_dir():
-        pytest.skip("the project's shared data folder is not here")
+        pytest.skip(f"needs the project's shared data folder at {shared} (../shared/data beside the checkout); "
+                    "absent here")
     run(["eval", model_path, "--datasets", "WS", "SCWS", "--json"])
     bundled = json.loads(capsys.readouterr().out)
     run(["eval", model_path, "--datasets", "WS", "SCWS", "--json", "--data-dir", str(shared)])
@@ -164,7 +165,7 @@ def test_neighbors_by_variance_puts_the_lowest_variance_first(tmp_path, capsys):
     document = json.loads(capsys.readouterr().out)
     (row,) = document["tables"][0]["rows"]
     assert row["label"] == "rock" and row["values"]["Co."] == 1
-    assert row["values"]["Nearest neighbors"] == ["pop:0", "jazz:0"]
+    assert row["values"]["Nearest neighbours"] == ["pop:0", "jazz:0"]
 
 
 def test_neighbors_unknown_word_is_a_one_line_error(tmp_path):

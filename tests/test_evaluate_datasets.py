@@ -18,7 +18,8 @@ BUNDLE = catalogue.bundled_data_dir()
 @pytest.fixture
 def shared() -> Path:
     if not SHARED.is_dir():
-        pytest.skip("the project's shared data folder is not here")
+        pytest.skip(f"needs the project's shared data folder at {SHARED} (../shared/data beside the checkout); "
+                    "absent here")
     return SHARED
 
 

@@ -98,7 +98,8 @@ def test_corpus_encoding_matches_a_plain_split_or_fails_in_one_line(content, pac
             mock.patch.object(corpus, "MAX_TOKEN_CHARS", LONGEST_TOKEN),
         ):
             try:
-                encoded = corpus.encode([path], workdir, min_count=1, encoding_errors="strict" if strict else "replace")
+                encoded = corpus.encode([path], workdir, min_count=1, tokenizer="whitespace",
+                                        encoding_errors="strict" if strict else "replace")
             except W2GMError as error:
                 assert "\n" not in str(error)
                 assert str(path) in str(error) or "--min-count" in str(error)

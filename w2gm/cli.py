@@ -58,7 +58,7 @@ def _run_train(args: argparse.Namespace) -> int:
         f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
         f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
-        f"saved {t['output']}"
+        f"preset {model.config.get('preset')}; saved {t['output']}"
     )
     return 0
 
@@ -67,13 +67,14 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "train",
         help="learn a model from text",
-        description="Learn Gaussian-mixture word distributions from raw text (whitespace tokens). "
+        description="Learn Gaussian-mixture word distributions from raw text (words as --tokenizer says). "
         "Words seen fewer than --min-count times are removed from the text before windows are formed, "
         "as in word2vec. With no CORPUS, trains on the bundled sample of Wikipedia text.",
     )
     parser.add_argument(
         "corpus", nargs="*", metavar="CORPUS",
-        help="text files or directories; plain, .gz, .bz2 or .xz (default: the bundled sample)",
+        help="text files or directories, or - for standard input; plain, .gz, .bz2 or .xz "
+        "(default: the bundled sample)",
     )
     parser.add_argument(
         "-o", "--output", default=None,
@@ -106,16 +107,19 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--preset", choices=tuple(PRESETS), default=None,
-        help="option set under your flags: 'paper' is A.2 as published (for billions of tokens); "
+        help="option set under your flags: 'auto' picks subsampling, rate and epochs for the corpus's size "
+        "(the 'small' settings up to 50M tokens, with 20 epochs up to 1.5M, A.2's over 500M, in between "
+        "between them) and says which in "
+        "the summary; 'paper' is A.2 as published (for billions of tokens); "
         + "'small' sets " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in PRESETS["small"].items())
-        + " for corpora of a few million tokens (default: paper)",
+        + " for corpora of a few million tokens (default: auto)",
     )
     _add_config_options(parser)
     parser.set_defaults(run=_run_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import senses_command
+    from . import export, senses_command
     from .evaluate import commands as evaluate_commands
     from .explorer import commands as explorer_commands
 
@@ -126,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"w2gm {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     register_train(subparsers)
-    for module in (evaluate_commands, explorer_commands, senses_command):
+    for module in (evaluate_commands, explorer_commands, senses_command, export):
         module.register(subparsers)
     return parser
 

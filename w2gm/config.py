@@ -55,7 +55,12 @@ class TrainConfig:
     # corpus and vocabulary
     min_count: int = option(5, "drop words seen fewer times (their tokens are removed from the text, as word2vec does)")
     max_vocab: int | None = option(None, "keep at most this many most frequent words")
-    lowercase: bool = option(False, "lowercase the text before counting")
+    tokenizer: Literal["words", "whitespace"] = option(
+        "words", "how text becomes words: 'words' casefolds and keeps words of letters and digits (with inner "
+        "apostrophes), dropping punctuation; 'whitespace' keeps every whitespace-separated token as it is, for "
+        "pre-tokenised text such as text8", choices=("words", "whitespace"),
+    )
+    lowercase: bool = option(False, "with --tokenizer whitespace: lowercase the tokens ('words' always casefolds)")
     encoding_errors: Literal["replace", "strict"] = option(
         "replace", "invalid UTF-8: replace with U+FFFD and report the count, or stop",
         choices=("replace", "strict"),
@@ -80,7 +85,10 @@ class TrainConfig:
         "across ranks and checkpoints (0: 1M on the CPU, 16M on a GPU, 256k for the torch backend on the CPU)"
     )
     device: str = option("auto", "auto (cuda when available), cpu, cuda or cuda:N")
-    threads: int = option(0, "CPU threads for PyTorch (0: all cores)")
+    threads: int = option(
+        0, "CPU threads (0: all cores); several Hogwild threads race on shared rows, so a run is bit-reproducible "
+        "only with --threads 1"
+    )
     seed: int = option(1, "random seed for initialisation and sampling")
 
     def __post_init__(self) -> None:
@@ -109,7 +117,7 @@ class TrainConfig:
             raise W2GMError(f"--split-noise must be >= 0, got {self.split_noise}")
         if self.subsample < 0:
             raise W2GMError(f"--subsample must be >= 0, got {self.subsample}")
-        for name in ("covariance", "objective", "optimizer", "encoding_errors", "backend"):
+        for name in ("covariance", "objective", "tokenizer", "optimizer", "encoding_errors", "backend"):
             allowed = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in allowed:
                 flag = "--" + name.replace("_", "-")
@@ -121,6 +129,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         known = {k: v for k, v in values.items() if k in FIELDS}
+        # runs from before the tokenizer was recorded all split on whitespace
+        known.setdefault("tokenizer", "whitespace")
         return cls(**known)
 
 
@@ -137,11 +147,14 @@ EXECUTION_FIELDS = frozenset({"backend", "span_tokens", "device", "threads"})
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "small": {"subsample": 1e-4, "lr": 0.1, "epochs": 10},
+    # chosen once the corpus has been read, by the rules of w2gm.autopreset; until then A.2's
+    "auto": {},
 }
 
 
 def make_config(preset: str = "paper", **options: Any) -> TrainConfig:
-    """A config from a preset, overridden by any option given."""
+    """A config from a preset, overridden by any option given (for "auto", the settings
+    :func:`w2gm.autopreset.choose` picks are applied by training, after reading the corpus)."""
     if preset not in PRESETS:
         raise W2GMError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
     unknown = set(options) - set(FIELDS)

@@ -2,10 +2,11 @@
 
 Text is read in fixed-size blocks (so a 100 MB file that is a single line costs no more
 memory than any other), decompressed on the fly when it is gzip, bzip2 or xz (recognised
-by content, not by name), decoded as UTF-8 and split on whitespace.  One pass assigns
-every token a provisional id in order of first appearance; counting those ids then gives
-the vocabulary, and a remapping pass writes the final ids (dropping words under the
-minimum count, as word2vec does) to ``ids.npy``, which each epoch memory-maps.
+by content, not by name), decoded as UTF-8, split on whitespace and turned into words by
+the tokenizer (:mod:`w2gm.tokenize`); ``-`` names standard input, read the same way.
+One pass assigns every word a provisional id in order of first appearance; counting those
+ids then gives the vocabulary, and a remapping pass writes the final ids (dropping words
+under the minimum count, as word2vec does) to ``ids.npy``, which each epoch memory-maps.
 """
 
 from __future__ import annotations
@@ -16,16 +17,19 @@ import gzip
 import lzma
 import os
 import re
+import sys
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from .errors import W2GMError, os_reason
+from .tokenize import TokenIds, token_splitter
 from .vocab import Vocabulary
 
 BLOCK_BYTES = 1 << 22
@@ -39,6 +43,14 @@ _CONTROL = re.compile("[\x01-\x08\x0e-\x1b\x7f]")
 #: A file whose first block has a larger share of control characters is binary, not text.
 MAX_CONTROL_SHARE = 0.01
 _MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+#: Whitespace other than the common four (str.split() breaks on all of it): where to cut a
+#: block that holds none of the common ones, such as text spaced with U+3000 only.
+_SPACE = re.compile(r"\s")
+BYTE_ORDER_MARK = "\ufeff"
+
+#: The corpus argument that names standard input.
+STDIN = Path("-")
+STDIN_NAME = "<stdin>"
 
 SAMPLE_CORPUS = "sample_text8.txt.xz"
 
@@ -53,7 +65,11 @@ def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
     files: list[Path] = []
     for given in paths:
         path = Path(given)
-        if path.is_dir():
+        if path == STDIN and str(given) == "-":
+            if STDIN in files:
+                raise W2GMError("standard input (-) can be read only once")
+            files.append(STDIN)
+        elif path.is_dir():
             found = _files_under(path)
             if not found:
                 raise W2GMError(f"{path}: directory holds no files")
@@ -87,51 +103,63 @@ def _files_under(directory: Path) -> list[Path]:
     return sorted(found)
 
 
-def _open_binary(path: Path) -> BinaryIO:
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, which closes it
-    except OSError as error:
-        raise W2GMError(f"{path}: cannot open: {os_reason(error)}") from None
-    head = raw.read(6)
-    raw.seek(0)
+def display_name(path: Path) -> str:
+    return STDIN_NAME if path == STDIN else str(path)
+
+
+def _open_binary(path: Path) -> tuple[BinaryIO, BinaryIO]:
+    """The file's (decompressed) bytes and the raw file under them, whose position says
+    how far reading has come."""
+    if path == STDIN:
+        raw: Any = sys.stdin.buffer
+        head = raw.peek(6)[:6]  # a pipe cannot seek back
+    else:
+        try:
+            raw = open(path, "rb")  # noqa: SIM115 - returned to the caller, which closes it
+        except OSError as error:
+            raise W2GMError(f"{path}: cannot open: {os_reason(error)}") from None
+        head = raw.read(6)
+        raw.seek(0)
     for magic, opener in _MAGIC.items():
         if head.startswith(magic):
-            return opener(raw)  # type: ignore[return-value]
-    return raw
+            return opener(raw), raw
+    return raw, raw
 
 
-def _blocks(handle: BinaryIO, path: Path) -> Iterator[bytes]:
+def _blocks(handle: BinaryIO, name: str) -> Iterator[bytes]:
     """The (decompressed) bytes of ``handle`` a block at a time, then one empty block."""
     while True:
         try:
             data = handle.read(BLOCK_BYTES)
         except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as error:
-            raise W2GMError(f"{path}: corrupt or truncated compressed data ({error})") from None
+            raise W2GMError(f"{name}: corrupt or truncated compressed data ({error})") from None
         yield data
         if not data:
             return
 
 
-def _check_not_binary(first_text: str, path: Path) -> None:
+def _check_not_binary(first_text: str, name: str) -> None:
     """Binary data with no NUL byte still shows itself by its control characters."""
     controls = len(_CONTROL.findall(first_text))
     if controls > MAX_CONTROL_SHARE * len(first_text):
         raise W2GMError(
-            f"{path}: looks like a binary file ({controls} control characters in its first "
+            f"{name}: looks like a binary file ({controls} control characters in its first "
             f"{len(first_text)}), not text"
         )
 
 
-def _long_token(path: Path, line: int) -> W2GMError:
-    return W2GMError(f"{path}:{line}: a token longer than {MAX_TOKEN_CHARS} characters; is this a text file?")
+def _long_token(name: str, line: int) -> W2GMError:
+    return W2GMError(f"{name}:{line}: a token longer than {MAX_TOKEN_CHARS} characters; is this a text file?")
 
 
-@dataclass
-class ReadStats:
-    """What reading saw, for the training summary."""
-
-    tokens: int = 0
-    replaced_bytes: int = 0
+def _last_space(text: str) -> int:
+    """Where the last whitespace of ``text`` is, -1 if none."""
+    cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t"), text.rfind("\r"))
+    if cut < 0:
+        # the first whitespace of the reversed text (a lookahead to the end would be quadratic)
+        rare = _SPACE.search(text[::-1])
+        cut = len(text) - 1 - rare.start() if rare else -1
+    return cut
 
 
 class _CountingReplace:
@@ -148,56 +176,61 @@ class _CountingReplace:
 _replace_counter = _CountingReplace()
 codecs.register_error("w2gm-count-replace", _replace_counter)
 
+#: Told the number of bytes read since it was last told.
+Advance = Callable[[int], object]
+
 
 def iter_token_blocks(
-    path: Path, lowercase: bool = False, encoding_errors: str = "replace", stats: ReadStats | None = None
+    path: Path, encoding_errors: str = "replace", advance: Advance | None = None
 ) -> Iterator[list[str]]:
-    """Yield the whitespace tokens of ``path`` in order, a block at a time.  Errors name the
-    file and the line (counted in the decompressed text)."""
+    """Yield the whitespace tokens of ``path`` (``-``: standard input) in order, a block
+    at a time.  Errors name the file and the line (counted in the decompressed text)."""
+    name = display_name(path)
     errors = "w2gm-count-replace" if encoding_errors == "replace" else "strict"
     decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
-    before = _replace_counter.count
     carry = ""  # the last, perhaps unfinished, token of the text so far: never holds a line break
     offset = 0  # bytes read so far
     lines = 0  # line breaks before ``carry``
-    with _open_binary(path) as handle:
-        for data in _blocks(handle, path):
+    handle, raw = _open_binary(path)
+    position = 0
+    with handle:
+        for data in _blocks(handle, name):
+            if advance is not None:
+                now = offset + len(data) if path == STDIN else raw.tell()
+                advance(now - position)
+                position = now
             if b"\x00" in data:
                 at = data.index(0)
                 line = lines + data.count(b"\n", 0, at) + 1
-                raise W2GMError(f"{path}:{line}: looks like a binary file (NUL byte at byte {offset + at}), not text")
+                raise W2GMError(f"{name}:{line}: looks like a binary file (NUL byte at byte {offset + at}), not text")
             pending = len(decoder.getstate()[0])  # bytes of a character cut by the last block
             try:
                 text = carry + decoder.decode(data, final=not data)
             except UnicodeDecodeError as error:
                 line = lines + error.object.count(b"\n", 0, error.start) + 1
                 raise W2GMError(
-                    f"{path}:{line}: invalid UTF-8 at byte {offset - pending + error.start} "
+                    f"{name}:{line}: invalid UTF-8 at byte {offset - pending + error.start} "
                     "(use --encoding-errors replace to substitute U+FFFD)"
                 ) from None
             if offset == 0 and text:
-                _check_not_binary(text, path)
+                _check_not_binary(text, name)
+                # a byte-order mark says "UTF-8"; it is not part of the first word
+                text = text.removeprefix(BYTE_ORDER_MARK)
             offset += len(data)
             if data:
-                cut = max(text.rfind(" "), text.rfind("\n"), text.rfind("\t"), text.rfind("\r"))
+                cut = _last_space(text)
                 if cut < 0 and len(text) > MAX_TOKEN_CHARS:
-                    raise _long_token(path, lines + 1)
-                # split() also breaks on rarer whitespace; keep the tail after the last common
-                # separator for the next block, so no token is cut in two
+                    raise _long_token(name, lines + 1)
+                # keep the tail after the last whitespace for the next block, so that no
+                # token is cut in two
                 text, carry = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else ("", text)
-            if lowercase:
-                text = text.lower()
             tokens = text.split()
-            too_long = next((t for t in tokens if len(t) > MAX_TOKEN_CHARS), None)
-            if too_long is not None:
-                raise _long_token(path, lines + text.count("\n", 0, text.find(too_long)) + 1)
+            if tokens and max(map(len, tokens)) > MAX_TOKEN_CHARS:
+                too_long = next(t for t in tokens if len(t) > MAX_TOKEN_CHARS)
+                raise _long_token(name, lines + text.count("\n", 0, text.find(too_long)) + 1)
             lines += text.count("\n")
             if tokens:
-                if stats is not None:
-                    stats.tokens += len(tokens)
                 yield tokens
-    if stats is not None:
-        stats.replaced_bytes += _replace_counter.count - before
 
 
 @dataclass
@@ -220,16 +253,23 @@ def encode(
     max_vocab: int | None = None,
     lowercase: bool = False,
     encoding_errors: str = "replace",
+    tokenizer: str = "words",
+    progress: bool = False,
 ) -> EncodedCorpus:
-    """Read the text files (or directories) into ``workdir/ids.npy``.  On any failure the
-    files this wrote are removed, and a failure to write them (a full disk) is a W2GMError."""
+    """Read the text files (or directories, or ``-`` for standard input) into
+    ``workdir/ids.npy``, as words of ``tokenizer`` (see :mod:`w2gm.tokenize`; ``lowercase``
+    applies to the whitespace tokenizer, the words tokenizer always casefolds).  On any
+    failure the files this wrote are removed, and a failure to write them (a full disk) is
+    a W2GMError."""
     files = expand_paths(paths)
     workdir = Path(workdir)
     provisional_path, ids_path = workdir / "provisional_ids.bin", workdir / "ids.npy"
+    bar = _reading_bar(files) if progress else None
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        words, stats = _write_provisional_ids(files, provisional_path, lowercase, encoding_errors)
-        vocab = _write_ids(words, provisional_path, ids_path, stats.tokens, min_count, max_vocab)
+        token_ids = TokenIds(token_splitter(tokenizer, lowercase))
+        tokens, replaced = _write_provisional_ids(files, provisional_path, token_ids, encoding_errors, bar)
+        vocab = _write_ids(token_ids.words, provisional_path, ids_path, tokens, min_count, max_vocab)
         provisional_path.unlink()
     except BaseException as error:
         provisional_path.unlink(missing_ok=True)
@@ -237,27 +277,53 @@ def encode(
         if isinstance(error, OSError):
             raise W2GMError(f"cannot write the encoded corpus to {workdir}: {os_reason(error)}") from None
         raise
-    return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), stats.tokens, stats.replaced_bytes)
+    finally:
+        if bar is not None:
+            bar.close()
+    return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), tokens, replaced)
+
+
+def _reading_bar(files: list[Path]) -> tqdm:
+    """Bytes read (of the files as stored, compressed or not) and words found so far."""
+    sizes = [0 if path == STDIN else path.stat().st_size for path in files]
+    total = None if STDIN in files else sum(sizes)
+    # disable=None: no bar when stderr is not a terminal (a log, a pipe); leave=False: the
+    # training bar takes its place
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="reading", dynamic_ncols=True,
+                disable=None, leave=False)
 
 
 def _write_provisional_ids(
-    files: list[Path], provisional_path: Path, lowercase: bool, encoding_errors: str
-) -> tuple[list[str], ReadStats]:
-    """Give every word an id in order of first appearance and write the text as those ids;
-    return the words in id order."""
-    index: dict[str, int] = {}
-    stats = ReadStats()
+    files: list[Path], provisional_path: Path, token_ids: TokenIds, encoding_errors: str, bar: tqdm | None
+) -> tuple[int, int]:
+    """Write the text as word ids in order of each word's first appearance (``token_ids``
+    keeps the words); return the number of words and of undecodable bytes replaced."""
+    words = 0
+    replaced_before = _replace_counter.count
+    advance = bar.update if bar is not None else None
     with open(provisional_path, "wb") as out:
         for path in files:
-            before = stats.tokens
-            for tokens in iter_token_blocks(path, lowercase, encoding_errors, stats):
-                # setdefault with len(index) gives each new word the next dense id
-                ids = [index.setdefault(t, len(index)) for t in tokens]
-                out.write(np.asarray(ids, dtype=np.uint32).tobytes())
-            if stats.tokens == before:
-                what = "empty" if path.stat().st_size == 0 else "whitespace only"
-                raise W2GMError(f"{path}: no words in this file ({what})")
-    return list(index), stats
+            before, had_tokens = words, False
+            for tokens in iter_token_blocks(path, encoding_errors, advance):
+                had_tokens = True
+                ids = token_ids.encode(tokens)
+                out.write(ids.astype(np.uint32).tobytes())
+                words += len(ids)
+                if bar is not None:
+                    bar.set_postfix_str(f"{words:,} words", refresh=False)
+            if words == before:
+                raise W2GMError(f"{display_name(path)}: no words in this {_emptiness(path, had_tokens)}")
+    return words, _replace_counter.count - replaced_before
+
+
+def _emptiness(path: Path, had_tokens: bool) -> str:
+    """Why a file gave no words."""
+    what = "input" if path == STDIN else "file"
+    if had_tokens:
+        return f"{what} (punctuation only)"
+    if path != STDIN and path.stat().st_size == 0:
+        return f"{what} (empty)"
+    return f"{what} (whitespace only)"
 
 
 def _write_ids(

@@ -21,7 +21,9 @@ from torch import Tensor
 from . import measures, modelfile, senses
 from .errors import W2GMError
 from .mixture import MixtureTable
+from .tokenize import model_tokenizer, query_normalizer
 from .usage import Usage
+from .vectors import Key, VectorQueries
 from .vocab import Vocabulary
 
 
@@ -35,8 +37,9 @@ class Components:
     weights: np.ndarray
 
 
-class KeyedMixtures:
-    """A trained w2gm model: vocabulary, word mixtures and the options they were trained with."""
+class KeyedMixtures(VectorQueries):
+    """A trained w2gm model: vocabulary, word mixtures and the options they were trained with.
+    gensim's KeyedVectors methods come from :class:`w2gm.vectors.VectorQueries`."""
 
     def __init__(
         self,
@@ -54,6 +57,8 @@ class KeyedMixtures:
         self.training = dict(training or {})
         #: Winning counts and active flags of the components; None: unknown, all active.
         self.usage = usage
+        # queries are normalised as the training text was: "Bank" finds "bank"
+        self.vocab.normalize = query_normalizer(*model_tokenizer(self.config))
         self._unit_means: Tensor | None = None
 
     # ----------------------------------------------------------------- files
@@ -162,7 +167,7 @@ class KeyedMixtures:
         """``"rock:1"`` -> (id of rock, 1); ``"rock"`` -> (id of rock, None).  A word that
         itself contains ``:`` and is in the vocabulary is taken as a word."""
         if key in self.vocab:
-            return self.vocab.index[key], None
+            return self.vocab.id(key), None
         word, sep, component = key.rpartition(":")
         if sep and component.isdigit() and word in self.vocab:
             k = int(component)
@@ -170,7 +175,7 @@ class KeyedMixtures:
                 raise W2GMError(
                     f"component {k} of {word!r} does not exist: the model has K={self.components_per_word}"
                 )
-            return self.vocab.index[word], k
+            return self.vocab.id(word), k
         raise W2GMError(f"unknown word {key!r}: not in the model's vocabulary")
 
     def unit_means(self) -> Tensor:
@@ -180,14 +185,28 @@ class KeyedMixtures:
             self._unit_means = torch.nn.functional.normalize(means, dim=-1)
         return self._unit_means
 
-    def most_similar(self, key: str, topn: int = 10, include_inactive: bool = False) -> list[tuple[str, float]]:
+    def most_similar(
+        self,
+        positive: Key | list[Key] | None = None,
+        negative: Key | list[Key] | int | None = None,
+        topn: int = 10,
+        restrict_vocab: int | None = None,
+        include_inactive: bool = False,
+    ) -> list[tuple[str, float]]:
         """Nearest neighbours by cosine of the means.
 
         ``most_similar("rock:1")`` ranks every other word's components (``"stone:0"``, ...);
         ``most_similar("rock")`` ranks whole words by their best component pair (max cosine).
         The query word itself is left out, and so are inactive components (of the query word
-        too, when a whole word is asked for) unless ``include_inactive``.
+        too, when a whole word is asked for) unless ``include_inactive``.  Lists of keys
+        (``positive=["king", "woman"], negative=["man"]``) or a vector do gensim's vector
+        arithmetic (:meth:`~w2gm.vectors.VectorQueries.most_similar_vectors`).
         """
+        if isinstance(negative, int):  # most_similar(key, n): the older positional topn
+            topn, negative = negative, None
+        if not isinstance(positive, str) or negative or restrict_vocab is not None:
+            return self.most_similar_vectors(positive, negative, topn, restrict_vocab)  # type: ignore[return-value]
+        key = positive
         if topn < 1:
             raise W2GMError(f"topn must be at least 1, got {topn}")
         word_id, component = self.parse_component(key)

@@ -29,8 +29,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import autopreset, distributed, limits, optim, usage
 from . import corpus as corpus_module
-from . import distributed, limits, optim, usage
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
@@ -52,7 +52,7 @@ MERGES_PER_EPOCH = 10
 
 #: Options a resumed run can never change: they shape the tables or the corpus.
 FIXED_ON_RESUME = ("components", "dim", "covariance", "separate_output", "min_count", "max_vocab", "lowercase",
-                   "encoding_errors", "optimizer")
+                   "tokenizer", "encoding_errors", "optimizer")
 
 
 class SpanUpdater(Protocol):
@@ -592,7 +592,7 @@ def resumed_config(saved: dict[str, Any], preset: str | None, options: dict[str,
 
 
 def _prepare_corpus(
-    group: distributed.Group, directory: CheckpointDir, corpus: CorpusArg, config: TrainConfig
+    group: distributed.Group, directory: CheckpointDir, corpus: CorpusArg, config: TrainConfig, progress: bool
 ) -> corpus_module.EncodedCorpus:
     """Rank 0 reads the text into the checkpoint directory; the other ranks wait and then
     map the same ids (several hosts need the directory on a shared filesystem)."""
@@ -603,7 +603,7 @@ def _prepare_corpus(
             directory.prepare()
             encoded = corpus_module.encode(
                 _corpus_paths(corpus), directory.path, config.min_count, config.max_vocab,
-                config.lowercase, config.encoding_errors,
+                config.lowercase, config.encoding_errors, config.tokenizer, progress,
             )
             directory.write_corpus(encoded)
         except W2GMError as error:
@@ -628,7 +628,8 @@ def train(
     **options: Any,
 ) -> KeyedMixtures:
     """Train a model on text files (a path, a directory, or a list of them; ``None`` takes the
-    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`, default "paper") and any
+    bundled sample) with a preset (see :data:`w2gm.config.PRESETS`; the default, "auto", picks
+    settings for the corpus's size by the rules of :mod:`w2gm.autopreset`) and any
     :class:`TrainConfig` option over it; optionally save it to ``output``.
 
     The run keeps its corpus ids and checkpoints in ``checkpoint_dir`` (default
@@ -665,7 +666,8 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         config = resumed_config(saved.config, preset, options, allow_config_change)
         output = output if output is not None else saved.output
     else:
-        config = make_config(preset or "paper", **options)
+        preset = preset or autopreset.AUTO
+        config = make_config(preset, **options)
     schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
     group, device_name = distributed.init(config.device)
     device = resolve_device(device_name)
@@ -688,7 +690,16 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         directory.claim()
     locks.append(directory.lock)  # released last, after the directory's own cleanup
     try:
-        encoded = directory.read_corpus() if saved is not None else _prepare_corpus(group, directory, corpus, config)
+        # what the model records as its preset: resumed runs go on with the settings they had
+        preset_label = "resumed" if saved is not None else preset
+        if saved is None:
+            encoded = _prepare_corpus(group, directory, corpus, config, progress)
+            if preset == autopreset.AUTO:
+                rule = autopreset.choose(len(encoded.ids))
+                preset_label = autopreset.describe(rule, len(encoded.ids), options)
+                config = dataclasses.replace(config, **{k: v for k, v in rule.settings.items() if k not in options})
+        else:
+            encoded = directory.read_corpus()
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
@@ -718,6 +729,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
                 "vocab_size": len(encoded.vocab), "device": str(device),
                 "output": None if output is None else str(output)}
     model = trainer.model(summary)
+    model.config["preset"] = preset_label
     if group.is_main:  # which component wins in context, counted on the training device
         started = time.perf_counter()
         model.usage = usage.Usage.from_counts(usage.count_winners(

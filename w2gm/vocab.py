@@ -3,6 +3,7 @@ distributions sampling needs (subsampling keep probabilities and the negative ta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +18,9 @@ class Vocabulary:
     words: list[str]
     counts: np.ndarray
     index: dict[str, int] = field(init=False, repr=False)
+    #: Maps a word as a user writes it to the vocabulary's form (the model's tokenizer,
+    #: :func:`w2gm.tokenize.query_normalizer`); None: words are looked up as written.
+    normalize: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.counts = np.asarray(self.counts, dtype=np.int64)
@@ -28,18 +32,25 @@ class Vocabulary:
         return len(self.words)
 
     def __contains__(self, word: object) -> bool:
-        return word in self.index
+        return isinstance(word, str) and self.find(word) >= 0
 
     @property
     def total(self) -> int:
         """Tokens in the corpus that belong to the vocabulary."""
         return int(self.counts.sum())
 
+    def find(self, word: str) -> int:
+        """The id of ``word`` as written, else of its normalised form; -1 if neither is known."""
+        found = self.index.get(word, -1)
+        if found < 0 and self.normalize is not None:
+            found = self.index.get(self.normalize(word), -1)
+        return found
+
     def id(self, word: str) -> int:
-        try:
-            return self.index[word]
-        except KeyError:
-            raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary") from None
+        found = self.find(word)
+        if found < 0:
+            raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary")
+        return found
 
     @classmethod
     def from_counts(

@@ -98,8 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(run=run_eval)
 
     neighbors = subparsers.add_parser(
-        "neighbors",
-        help="nearest neighbours of each component of a word (paper Table 1)",
+        "neighbors", aliases=["neighbours"],
+        help="nearest neighbours of each component of a word (paper Table 1; also: w2gm neighbours)",
         description=(
             "For each component word:i, print its weight, its mean per-dimension variance and its "
             "nearest components other:j by cosine of the means, as in the paper's Table 1."

@@ -89,7 +89,7 @@ def neighbours_table(reports: Sequence[ComponentReport], by_variance: bool) -> T
     table = Table(
         title=f"Nearest neighbours by cosine of the component means (paper Table 1), {order}",
         label="Word",
-        columns=["Co.", "weight", "variance", "Nearest neighbors"],
+        columns=["Co.", "weight", "variance", "Nearest neighbours"],
         digits=3,
     )
     for r in reports:

@@ -30,10 +30,12 @@ CHUNK = 8192
 
 
 def lookup_ids(vocab: Vocabulary, words: Sequence[str]) -> np.ndarray:
-    """Vocabulary ids of ``words`` (as written, else lowercased), -1 where unknown."""
-    index = vocab.index
+    """Vocabulary ids of ``words`` (as written, else normalised by the model's tokenizer,
+    else lowercased), -1 where unknown."""
+    found = (vocab.find(word) for word in words)
     return np.fromiter(
-        (index.get(word, index.get(word.lower(), -1)) for word in words), dtype=np.int64, count=len(words)
+        (i if i >= 0 else vocab.find(word.lower()) for i, word in zip(found, words, strict=True)),
+        dtype=np.int64, count=len(words),
     )
 
 

@@ -9,11 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Cell = float | int | str | list[str] | None
+
+#: Characters a terminal would obey rather than show: C0 and C1 controls (escape sequences
+#: start with ESC, U+001B, or CSI, U+009B) and the bidirectional overrides that reorder a line.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on written as an escape
+    (``\\x1b``, ``\\u202e``): a word of a model trained on hostile text cannot recolour or
+    rewrite the terminal.  Line breaks and tabs are kept."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 Format = Literal["text", "markdown", "json"]
 
 
@@ -90,8 +102,8 @@ def to_text(tables: Sequence[Table]) -> str:
     row carry a ``*``."""
     blocks = []
     for table in tables:
-        header = [table.label, *table.columns]
-        body = [[row.label, *_cells(table, row, markdown=False)] for row in table.rows]
+        header = [printable(text) for text in (table.label, *table.columns)]
+        body = [[printable(text) for text in (row.label, *_cells(table, row, markdown=False))] for row in table.rows]
         right = [False, *_numeric_columns(table)]
         widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
         lines = [table.title]
@@ -166,4 +178,5 @@ def render(tables: Sequence[Table], fmt: Format, header: dict[str, Any] | None =
         return to_json(tables, header)
     lead = "; ".join(f"{key}: {value}" for key, value in (header or {}).items())
     body = to_markdown(tables) if fmt == "markdown" else to_text(tables)
-    return (lead + "\n\n" if lead else "") + body
+    # to_text escaped its cells before aligning them; this catches titles, notes and the rest
+    return printable((lead + "\n\n" if lead else "") + body)

@@ -153,7 +153,7 @@ class Explorer:
     # ---------------------------------------------------------------- names
     def word_id(self, word: str) -> int:
         if word in self.model.vocab:
-            return self.model.vocab.index[word]
+            return self.model.vocab.id(word)
         raise NotFound(f"unknown word {word!r}", self.lookup.close_matches(word))
 
     def resolve(self, key: str) -> tuple[int, int | None]:

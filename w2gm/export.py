@@ -1,0 +1,127 @@
+"""``w2gm export``: a model's component means in formats other tools read.
+
+* ``word2vec`` / ``word2vec-binary``: the format of the word2vec tool, which gensim's
+  ``KeyedVectors.load_word2vec_format`` (and most embedding tools) load: a ``ROWS DIM``
+  line, then one row per component keyed ``word:k`` (plain ``word`` when K = 1), its
+  numbers as text or as little-endian float32.
+* ``projector``: the TensorBoard Embedding Projector's two files in a directory,
+  ``tensors.tsv`` (one mean per line) and ``metadata.tsv`` (word, component, weight and mean
+  per-dimension variance, with a header), which is how the paper's authors looked at
+  their model (load them at https://projector.tensorflow.org).
+
+Every file is written through a temporary file and renamed into place, so a failure (an
+unwritable directory, a full disk) leaves no partial file, and an existing file is only
+replaced with ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from .errors import W2GMError
+from .keyed import KeyedMixtures
+from .modelfile import atomic_writer
+
+FORMATS = ("word2vec", "word2vec-binary", "projector")
+#: Rows formatted per write, bounding the memory of a text export.
+CHUNK_ROWS = 4096
+
+
+def _rows(model: KeyedMixtures) -> Iterator[tuple[list[str], np.ndarray]]:
+    keys, vectors = model.index_to_key, model.vectors
+    for start in range(0, len(keys), CHUNK_ROWS):
+        yield keys[start : start + CHUNK_ROWS], vectors[start : start + CHUNK_ROWS]
+
+
+def write_word2vec(model: KeyedMixtures, handle: BinaryIO, binary: bool) -> None:
+    rows, dim = model.vectors.shape
+    handle.write(f"{rows} {dim}\n".encode())
+    for keys, vectors in _rows(model):
+        if binary:
+            # word2vec.c writes "key " + the raw floats + a newline, which every reader skips
+            little = vectors.astype("<f4")
+            handle.write(b"".join(f"{key} ".encode() + row.tobytes() + b"\n" for key, row in zip(keys, little,
+                                                                                                   strict=True)))
+        else:
+            # 9 significant digits restore a float32 exactly
+            lines = (key + " " + " ".join(f"{x:.9g}" for x in row) for key, row in zip(keys, vectors.tolist(),
+                                                                                        strict=True))
+            handle.write(("\n".join(lines) + "\n").encode())
+
+
+def write_projector_tensors(model: KeyedMixtures, handle: BinaryIO) -> None:
+    for _, vectors in _rows(model):
+        handle.write(("\n".join("\t".join(f"{x:.9g}" for x in row) for row in vectors.tolist()) + "\n").encode())
+
+
+def write_projector_metadata(model: KeyedMixtures, handle: BinaryIO) -> None:
+    k = model.components_per_word
+    weights = model.input.weights().reshape(-1).numpy()
+    variances = model.input.variances().mean(-1).reshape(-1).numpy()
+    handle.write(b"word\tcomponent\tweight\tvariance\n")
+    for start in range(0, len(model) * k, CHUNK_ROWS):
+        rows = range(start, min(start + CHUNK_ROWS, len(model) * k))
+        handle.write("".join(
+            f"{model.vocab.words[row // k]}\t{row % k}\t{weights[row]:.6g}\t{variances[row]:.6g}\n" for row in rows
+        ).encode())
+
+
+def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: bool = False) -> list[Path]:
+    """Write ``model`` to ``output`` (a file; a directory for ``projector``) in ``fmt``;
+    returns the files written."""
+    if fmt not in FORMATS:
+        raise W2GMError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
+    output = Path(output)
+    if fmt == "projector":
+        if output.exists() and not output.is_dir():
+            raise W2GMError(f"{output}: exists and is not a directory (projector writes two files into one)")
+        targets = [output / "tensors.tsv", output / "metadata.tsv"]
+        writers = [write_projector_tensors, write_projector_metadata]
+    else:
+        targets = [output]
+        binary = fmt == "word2vec-binary"
+        writers = [lambda m, h: write_word2vec(m, h, binary)]
+    for target in targets:
+        if target.is_dir():
+            raise W2GMError(f"{target}: is a directory")
+        if (target.exists() or target.is_symlink()) and not force:
+            raise W2GMError(f"{target}: exists; give --force to replace it")
+    if fmt == "projector":
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise W2GMError(f"cannot create {output}: {error.strerror or error}") from None
+    for target, write in zip(targets, writers, strict=True):
+        with atomic_writer(target) as handle:
+            write(model, handle)
+    return targets
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="write a model's vectors for gensim, word2vec tools or TensorBoard's projector",
+        description="Write the component means of MODEL: word2vec text or binary (one row per component, keyed "
+        "word:k, or word when K=1; gensim's KeyedVectors.load_word2vec_format reads both), or the TensorBoard "
+        "Embedding Projector's tensors.tsv and metadata.tsv (word, component, weight, variance) into the "
+        "directory OUT.",
+    )
+    parser.add_argument("model", help="model file written by w2gm train")
+    parser.add_argument("out", metavar="OUT", help="file to write (a directory for --format projector)")
+    parser.add_argument("--format", choices=FORMATS, default="word2vec", help="(default: %(default)s)")
+    parser.add_argument("--force", action="store_true", help="replace files that exist")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    model = KeyedMixtures.load(args.model)
+    written = export(model, args.out, args.format, args.force)
+    rows, dim = model.vectors.shape
+    print(f"w2gm: wrote {rows:,} vectors of dimension {dim} ({args.format}) to {', '.join(map(str, written))}")
+    return 0
