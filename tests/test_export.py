@@ -14,6 +14,7 @@ from w2gm import export as export_module
 from w2gm.errors import W2GMError
 from w2gm.keyed import KeyedMixtures
 from w2gm.mixture import MixtureTable
+from w2gm.usage import Usage
 from w2gm.vocab import Vocabulary
 
 WORDS = ["rock", "stone", "don't", "na\u00efve", "\u6771\u4eac"]
@@ -50,13 +51,27 @@ def test_projector_files_hold_one_row_per_component(tmp_path):
     tensors = np.loadtxt(tmp_path / "proj" / "tensors.tsv", delimiter="\t", dtype=np.float32)
     np.testing.assert_array_equal(tensors, model.vectors)
     lines = (tmp_path / "proj" / "metadata.tsv").read_text().splitlines()
-    assert lines[0] == "word\tcomponent\tweight\tvariance" and len(lines) == 1 + 2 * len(WORDS)
+    assert lines[0] == "word\tcomponent\tweight\tvariance\tactive" and len(lines) == 1 + 2 * len(WORDS)
     rows = [line.split("\t") for line in lines[1:]]
-    assert [(w, int(c)) for w, c, _, _ in rows] == [(w, i) for w in WORDS for i in range(2)]
+    assert [(w, int(c), a) for w, c, _, _, a in rows] == [(w, i, "yes") for w in WORDS for i in range(2)]
     weights = np.array([float(r[2]) for r in rows]).reshape(len(WORDS), 2)
     np.testing.assert_allclose(weights.sum(1), 1, atol=1e-5)
     variances = np.array([float(r[3]) for r in rows])
     np.testing.assert_allclose(variances, model.input.variances().reshape(-1).numpy(), rtol=1e-5)
+
+
+def test_inactive_components_are_left_out_unless_asked_for(tmp_path):
+    gensim_models = pytest.importorskip("gensim.models", reason="gensim is an optional peer for this comparison")
+    model = _model(2)
+    counts = torch.tensor([[50, 0], [30, 30], [0, 40], [20, 20], [10, 10]])  # rock:1 and don't:0 never win
+    model.usage = Usage.from_counts(counts)
+    export_module.export(model, tmp_path / "active.txt", "word2vec")
+    loaded = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "active.txt"))
+    assert "rock:1" not in loaded and "stone:1" in loaded and len(loaded) == 2 * len(WORDS) - 2
+    np.testing.assert_array_equal(loaded["rock:0"], model["rock:0"])
+    export_module.export(model, tmp_path / "proj", "projector", include_inactive=True)
+    rows = [line.split("\t") for line in (tmp_path / "proj" / "metadata.tsv").read_text().splitlines()[1:]]
+    assert [f"{w}:{c}" for w, c, _, _, active in rows if active == "no"] == ["rock:1", "don't:0"]
 
 
 def test_cli_export_refuses_to_overwrite_without_force(tmp_path):
@@ -87,7 +102,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path):
     with pytest.raises(W2GMError, match="No such file or directory"):
         export_module.export(model, tmp_path / "no" / "such" / "dir" / "out.txt", "word2vec")
 
-    def full_disk(model, handle, binary):
+    def full_disk(model, rows, handle, binary):
         handle.write(b"123 6\n")
         raise OSError(errno.ENOSPC, "No space left on device")
 

@@ -11,7 +11,8 @@
 
 Every file is written through a temporary file and renamed into place, so a failure (an
 unwritable directory, a full disk) leaves no partial file, and an existing file is only
-replaced with ``--force``.
+replaced with ``--force``.  Inactive components (:mod:`w2gm.usage`) are left out unless
+``--all-components``; the projector's metadata then marks them.
 """
 
 from __future__ import annotations
@@ -33,16 +34,21 @@ FORMATS = ("word2vec", "word2vec-binary", "projector")
 CHUNK_ROWS = 4096
 
 
-def _rows(model: KeyedMixtures) -> Iterator[tuple[list[str], np.ndarray]]:
+def exported_rows(model: KeyedMixtures, include_inactive: bool = False) -> np.ndarray:
+    """The rows of ``model.vectors`` (word * K + k) to export: the active components, or all."""
+    return np.flatnonzero(model.active(include_inactive).reshape(-1).numpy())
+
+
+def _rows(model: KeyedMixtures, rows: np.ndarray) -> Iterator[tuple[list[str], np.ndarray]]:
     keys, vectors = model.index_to_key, model.vectors
-    for start in range(0, len(keys), CHUNK_ROWS):
-        yield keys[start : start + CHUNK_ROWS], vectors[start : start + CHUNK_ROWS]
+    for start in range(0, len(rows), CHUNK_ROWS):
+        chunk = rows[start : start + CHUNK_ROWS]
+        yield [keys[i] for i in chunk], vectors[chunk]
 
 
-def write_word2vec(model: KeyedMixtures, handle: BinaryIO, binary: bool) -> None:
-    rows, dim = model.vectors.shape
-    handle.write(f"{rows} {dim}\n".encode())
-    for keys, vectors in _rows(model):
+def write_word2vec(model: KeyedMixtures, rows: np.ndarray, handle: BinaryIO, binary: bool) -> None:
+    handle.write(f"{len(rows)} {model.vector_size}\n".encode())
+    for keys, vectors in _rows(model, rows):
         if binary:
             # word2vec.c writes "key " + the raw floats + a newline, which every reader skips
             little = vectors.astype("<f4")
@@ -55,24 +61,26 @@ def write_word2vec(model: KeyedMixtures, handle: BinaryIO, binary: bool) -> None
             handle.write(("\n".join(lines) + "\n").encode())
 
 
-def write_projector_tensors(model: KeyedMixtures, handle: BinaryIO) -> None:
-    for _, vectors in _rows(model):
+def write_projector_tensors(model: KeyedMixtures, rows: np.ndarray, handle: BinaryIO) -> None:
+    for _, vectors in _rows(model, rows):
         handle.write(("\n".join("\t".join(f"{x:.9g}" for x in row) for row in vectors.tolist()) + "\n").encode())
 
 
-def write_projector_metadata(model: KeyedMixtures, handle: BinaryIO) -> None:
+def write_projector_metadata(model: KeyedMixtures, rows: np.ndarray, handle: BinaryIO) -> None:
     k = model.components_per_word
     weights = model.input.weights().reshape(-1).numpy()
     variances = model.input.variances().mean(-1).reshape(-1).numpy()
-    handle.write(b"word\tcomponent\tweight\tvariance\n")
-    for start in range(0, len(model) * k, CHUNK_ROWS):
-        rows = range(start, min(start + CHUNK_ROWS, len(model) * k))
+    active = model.active().reshape(-1).numpy()
+    handle.write(b"word\tcomponent\tweight\tvariance\tactive\n")
+    for start in range(0, len(rows), CHUNK_ROWS):
         handle.write("".join(
-            f"{model.vocab.words[row // k]}\t{row % k}\t{weights[row]:.6g}\t{variances[row]:.6g}\n" for row in rows
+            f"{model.vocab.words[row // k]}\t{row % k}\t{weights[row]:.6g}\t{variances[row]:.6g}\t"
+            f"{'yes' if active[row] else 'no'}\n" for row in rows[start : start + CHUNK_ROWS]
         ).encode())
 
 
-def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: bool = False) -> list[Path]:
+def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: bool = False,
+           include_inactive: bool = False) -> list[Path]:
     """Write ``model`` to ``output`` (a file; a directory for ``projector``) in ``fmt``;
     returns the files written."""
     if fmt not in FORMATS:
@@ -86,7 +94,7 @@ def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: boo
     else:
         targets = [output]
         binary = fmt == "word2vec-binary"
-        writers = [lambda m, h: write_word2vec(m, h, binary)]
+        writers = [lambda m, r, h: write_word2vec(m, r, h, binary)]
     for target in targets:
         if target.is_dir():
             raise W2GMError(f"{target}: is a directory")
@@ -97,9 +105,10 @@ def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: boo
             output.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise W2GMError(f"cannot create {output}: {error.strerror or error}") from None
+    rows = exported_rows(model, include_inactive)
     for target, write in zip(targets, writers, strict=True):
         with atomic_writer(target) as handle:
-            write(model, handle)
+            write(model, rows, handle)
     return targets
 
 
@@ -116,12 +125,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("out", metavar="OUT", help="file to write (a directory for --format projector)")
     parser.add_argument("--format", choices=FORMATS, default="word2vec", help="(default: %(default)s)")
     parser.add_argument("--force", action="store_true", help="replace files that exist")
+    parser.add_argument("--all-components", action="store_true",
+                        help="export inactive components too (the projector's metadata marks them)")
     parser.set_defaults(run=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     model = KeyedMixtures.load(args.model)
-    written = export(model, args.out, args.format, args.force)
-    rows, dim = model.vectors.shape
-    print(f"w2gm: wrote {rows:,} vectors of dimension {dim} ({args.format}) to {', '.join(map(str, written))}")
+    written = export(model, args.out, args.format, args.force, args.all_components)
+    rows = len(exported_rows(model, args.all_components))
+    print(f"w2gm: wrote {rows:,} vectors of dimension {model.vector_size} ({args.format}) to "
+          f"{', '.join(map(str, written))}")
     return 0

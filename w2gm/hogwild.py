@@ -39,7 +39,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -50,13 +50,11 @@ from numba.extending import intrinsic, overload
 
 from .chunks import SpanChunks
 from .energy import VARIANCE_EPSILON
+from .engine import TrainerParts
 from .errors import W2GMError
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .optim import RowAdagrad, RowOptimizer
 from .sampling import PairSampler
-
-if TYPE_CHECKING:
-    from .train import Trainer
 
 #: Contraction and reassociation let LLVM vectorise the loops over dimensions; without
 #: "nnan" and "ninf" a diverging run still shows as inf or nan in the loss.
@@ -667,7 +665,7 @@ class HogwildUpdater:
             self.negative_keep, self.negative_alias = _alias_table(steps)
 
     @classmethod
-    def from_trainer(cls, trainer: Trainer) -> HogwildUpdater:
+    def from_trainer(cls, trainer: TrainerParts) -> HogwildUpdater:
         """The updater of a Trainer's tables, with its margin, threads, sampler and negatives."""
         config = trainer.config
         return cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,

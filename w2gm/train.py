@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,6 +35,7 @@ from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
 from .energy import log_expected_likelihood, partial_log_energies
+from .engine import SpanUpdater
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
@@ -53,13 +54,6 @@ MERGES_PER_EPOCH = 10
 #: Options a resumed run can never change: they shape the tables or the corpus.
 FIXED_ON_RESUME = ("components", "dim", "covariance", "separate_output", "min_count", "max_vocab", "lowercase",
                    "tokenizer", "encoding_errors", "optimizer")
-
-
-class SpanUpdater(Protocol):
-    def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
-        """Subsample the span, draw its pairs and negatives from ``seed`` and train on them,
-        the rate falling linearly from ``lr_start`` to ``lr_end``; returns (summed loss, pairs)."""
-        ...
 
 
 def max_margin_loss(

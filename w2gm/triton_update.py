@@ -44,7 +44,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 import torch
 import triton
@@ -52,13 +51,11 @@ import triton.language as tl
 from torch import Tensor
 
 from .energy import VARIANCE_EPSILON
+from .engine import TrainerParts
 from .errors import W2GMError
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .optim import RowAdagrad, RowOptimizer
 from .sampling import PairSampler
-
-if TYPE_CHECKING:
-    from .train import Trainer
 
 LOG_2PI = tl.constexpr(math.log(2.0 * math.pi))
 
@@ -388,7 +385,7 @@ class TritonUpdater:
         self.warps = warps or DEFAULT_WARPS
 
     @classmethod
-    def from_trainer(cls, trainer: Trainer, block: int = DEFAULT_BLOCK, warps: int | None = None) -> TritonUpdater:
+    def from_trainer(cls, trainer: TrainerParts, block: int = DEFAULT_BLOCK, warps: int | None = None) -> TritonUpdater:
         """The updater of a Trainer's tables, with its margin and negatives, and a sampler
         like the trainer's but with a generator of its own, seeded by each :meth:`train_span`."""
         config = trainer.config
