@@ -59,7 +59,7 @@ def senses_table(
     table = Table(
         title=f"{word}: {int(model.vocab.counts[word_id]):,} occurrences in training, {counted}",
         label="Component",
-        columns=[*columns, "Nearest neighbors"],
+        columns=[*columns, "Nearest neighbours"],
         digits=3,
     )
     for r in reports:
