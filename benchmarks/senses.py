@@ -145,7 +145,7 @@ def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> 
     scws = evaluate_scws(model, scws_items, window=10)
     figures |= {name: 100 * value for name, value in scws.spearman.items()}
     frequent = slice(100, 2100)
-    figures["|mu|"] = float(model.input.means[frequent].norm(dim=-1).mean())
+    figures["mean norm"] = float(model.input.means[frequent].norm(dim=-1).mean())
     figures["var"] = float(model.input.log_variances[frequent].exp().mean())
     if model.components_per_word > 1:
         report = component_report(model)
@@ -204,7 +204,7 @@ def train_gensim(text: Path, seed: int, workers: int) -> KeyedMixtures | None:
 
 
 def summarise(rows: dict[str, list[dict[str, float]]]) -> None:
-    columns = ["sim sum", "sim all", "WS", "RW", "|mu|", "MaxSim", "AvgSim", "MaxSimC", "AvgSimC", "junk %",
+    columns = ["sim sum", "sim all", "WS", "RW", "mean norm", "MaxSim", "AvgSim", "MaxSimC", "AvgSimC", "junk %",
                "junk act %", "2 act %", "max w", "sib cos", "V", "pF", "sup-MFS", "comps"]
     print("\n| run | seeds | " + " | ".join(columns) + " |")
     print("|---|---:|" + "---:|" * len(columns))
