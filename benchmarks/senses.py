@@ -82,7 +82,10 @@ class ResetTrainer(Trainer):
             optimizer.sum_squares["means"].fill_(0.1)  # RowAdagrad's initial accumulator
 
 
-TRAINERS = {"anneal": AnnealTrainer, "split+reset": ResetTrainer}
+#: Variants that are not training options: the Trainer subclass they train with, and
+#: whether the weights are set from usage after training.
+TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer}
+USAGE_WEIGHTS = {"K=2 split+usage", "K=2 sense+usage"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "K=1": {"components": 1},
@@ -174,14 +177,14 @@ def show_neighbours(model: KeyedMixtures, variant: str, words: list[str]) -> Non
 def train_w2gm(encoded, variant: str, preset: str, seed: int, device: torch.device, extra: dict) -> KeyedMixtures:
     options = {**VARIANTS[variant], **extra, "seed": seed, "device": str(device)}
     config = make_config(preset, **options)
-    trainer_class = next((cls for key, cls in TRAINERS.items() if key in variant), Trainer)
+    trainer_class = TRAINERS.get(variant, Trainer)
     trainer = trainer_class(encoded.vocab, config, device)
     summary = trainer.fit(encoded.ids, progress=False)
     model = trainer.model(summary)
     model.usage = Usage.from_counts(count_winners(
         trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]), encoded.ids, config.window,
         device))
-    if "usage" in variant:
+    if variant in USAGE_WEIGHTS:
         weights_from_usage(model)
     return model
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_evaluate_models import build_model
 from test_evaluate_scws import two_sense_model
 
@@ -20,6 +21,7 @@ from w2gm.evaluate.wsi import (
     read_semeval2010,
     v_measure,
 )
+from w2gm.usage import Usage
 
 SEMEVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "wsd" / "semeval2010"
 
@@ -107,6 +109,13 @@ def test_a_component_in_an_empty_region_is_junk_and_a_sense_is_not():
     model = build_model(words, np.array(means))
     report = component_report(model, ranks=(420, 422), neighbours=5)
     assert report.words == 2 and report.junk_share == pytest.approx(0.5)  # odd, not bank
+    assert report.active_junk_share == pytest.approx(0.5) and report.several_active == 1.0  # no usage: all active
+    counts = torch.full((len(words), 2), 50)
+    counts[-1, 1] = 0  # odd's empty-region component never wins: inactive
+    model.usage = Usage.from_counts(counts)
+    marked = component_report(model, ranks=(420, 422), neighbours=5)
+    assert marked.junk_share == pytest.approx(0.5)  # counted over every component
+    assert marked.active_junk_share == 0.0 and marked.several_active == pytest.approx(0.5)
     junk = junk_components(np.array([[0.9, 0.8], [0.9, 0.3], [0.2, 0.2]]))
     assert junk.tolist() == [[False, False], [False, True], [False, False]]
     assert junk_components(np.ones((3, 1))).sum() == 0  # K = 1 has no junk by definition

@@ -82,9 +82,9 @@ def component_report(
     ``ranks`` by frequency (the vocabulary is in decreasing frequency order)."""
     ids = np.arange(min(ranks[0], len(model)), min(ranks[1], len(model)))
     coherence = component_coherence(model, ids, neighbours)
-    active = model.usage.active if model.usage is not None else torch.ones(len(model), model.components_per_word,
-                                                                            dtype=torch.bool)
-    active_coherence = component_coherence(model, ids, neighbours, active)
+    active = model.active()
+    # without usage every component is active: the same neighbours, no second pass
+    active_coherence = coherence if model.usage is None else component_coherence(model, ids, neighbours, active)
     # an inactive sibling does not count against an active component
     active_coherence = np.where(active[ids].numpy(), active_coherence, -np.inf)
     active_junk = junk_components(active_coherence, ratio) & active[ids].numpy()
