@@ -77,6 +77,27 @@ def test_split_happens_once_at_its_share_of_the_run():
     assert torch.equal(trainer.tables["input"].means, after)
 
 
+def test_drifted_copies_are_retied_to_their_mean_until_the_split():
+    """Lock-free engines let tied copies drift; between spans of the tied phase the trainer
+    sets both copies (parameters and Adagrad sums) to their mean, and after the split it
+    leaves them apart."""
+    vocab = Vocabulary([f"w{i}" for i in range(10)], np.arange(10, 0, -1))
+    trainer = Trainer(vocab, make_config(components=2, dim=4, split_at=0.5), torch.device("cpu"))
+    trainer._split_after = 50
+    table, sums = trainer.tables["input"], trainer.optimizers["input"].state_dict()["sum_squares.means"]
+    expected = table.means.mean(dim=1, keepdim=True) + torch.tensor([0.5, 0.0, 0.0, 0.0])
+    table.means[:, 0, 0] += 1.0  # a drift of copy 0 alone
+    sums[:, 1] += 2.0
+    trainer.after_span(40, 100)
+    torch.testing.assert_close(table.means, expected.expand_as(table.means))
+    torch.testing.assert_close(sums, torch.full_like(sums, 1.1))  # 0.1 initial, +2 on one copy
+    trainer.after_span(50, 100)  # the split
+    split = table.means.clone()
+    assert not torch.equal(split[:, 0], split[:, 1])
+    trainer.after_span(60, 100)
+    assert torch.equal(table.means, split)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_sense_mode_separates_the_planted_senses_on_every_seed(tmp_path_factory, seed):
     """Sense-assigned negatives after a split (the README's sense mode) gave each planted

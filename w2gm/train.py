@@ -42,7 +42,7 @@ from .mixture import PARAMETER_NAMES, MixtureTable
 from .outputs import check_output, remove_leftovers
 from .runlock import RunLock, output_lock
 from .sampling import PairSampler
-from .split import split_components, split_tokens, tie_components
+from .split import retie, split_components, split_tokens, tie_components
 from .stopping import sigterm_raises
 from .vocab import Vocabulary
 
@@ -298,10 +298,17 @@ class Trainer:
     def after_span(self, tokens: int, total: int) -> None:
         """What happens to the tables between spans, once ``tokens`` of the run's ``total``
         are trained (the same on every rank): the split of tied components, unless the run
-        is over."""
-        if self._split_after is not None and total > tokens >= self._split_after:
+        is over, and before it the re-tying of copies that lock-free updates made drift
+        (:func:`w2gm.split.retie`)."""
+        if self._split_after is None:
+            return
+        if total > tokens >= self._split_after:
             self.split()
             self._split_after = None
+        else:
+            retie([tensor for name, table in self.tables.items()
+                   for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
+                   if tensor.dim() >= 2])
 
     @property
     def updater(self) -> SpanUpdater:
