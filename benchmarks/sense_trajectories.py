@@ -121,9 +121,10 @@ class RecordingTrainer(Trainer):
     rows: list[dict[str, float]]
 
     def after_span(self, tokens: int, total: int) -> None:
-        super().after_span(tokens, total)
+        # measured first: what the span did, before the trainer re-ties or splits
         self.rows.append(measure(self, self.probes, tokens / total))
         print_row(self.rows[-1])
+        super().after_span(tokens, total)
 
 
 def print_row(row: dict[str, float]) -> None:
