@@ -24,6 +24,7 @@ from test_hogwild import CENTRES, CONTEXTS, NEGATIVES, state, trainer  # noqa: E
 
 from w2gm.config import TrainConfig  # noqa: E402
 from w2gm.errors import W2GMError  # noqa: E402
+from w2gm.objective import nll_offset  # noqa: E402
 from w2gm.sampling import PairSampler  # noqa: E402
 from w2gm.train import Trainer  # noqa: E402
 from w2gm.triton_update import TritonUpdater  # noqa: E402
@@ -49,7 +50,8 @@ def pairs_tensors(sl: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
 
 @pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
 @pytest.mark.parametrize("components", [2, 3])  # 3: padded to 4 in the kernel
-@pytest.mark.parametrize(("separate_output", "objective"), [(True, "paper"), (False, "paper"), (True, "sense")])
+@pytest.mark.parametrize(("separate_output", "objective"),
+                         [(True, "paper"), (False, "paper"), (True, "sense"), (True, "nll"), (False, "nll")])
 def test_one_pair_at_a_time_matches_the_reference_step(covariance, components, separate_output, objective):
     # the pairs repeat rows within a pair (negative = context, word = its own context or
     # negative) and across pairs, and have active and inactive hinges (test_hogwild.py)
@@ -57,7 +59,8 @@ def test_one_pair_at_a_time_matches_the_reference_step(covariance, components, s
                          seed=7, objective=objective)
     reference = trainer(config, warm=True)
     fast = on_device(reference)
-    updater = TritonUpdater(fast.tables, fast.optimizers, config.margin, objective=objective)
+    updater = TritonUpdater(fast.tables, fast.optimizers, config.margin, objective=objective,
+                            offset=nll_offset(config))
     for p in range(len(CENTRES)):
         lr = 0.05 - 0.005 * p
         centres, contexts, negatives = pairs_tensors(slice(p, p + 1))
