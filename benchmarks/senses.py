@@ -113,6 +113,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 sense split n.005": {"components": 2, "objective": "sense", "split_at": 0.4, "split_noise": 0.005},
     "K=2 sense split n.001": {"components": 2, "objective": "sense", "split_at": 0.7, "split_noise": 0.001},
     "K=2 split mc100 n.005": {"components": 2, "split_at": 0.4, "split_min_count": 100, "split_noise": 0.005},
+    # the likelihood objective, in which the mixture weights get a gradient (w2gm/objective.py)
+    "K=2 nll": {"components": 2, "objective": "nll"},
+    "K=2 nll split": {"components": 2, "objective": "nll", "split_at": 0.4},
+    "K=1 nll": {"components": 1, "objective": "nll"},
 }
 
 

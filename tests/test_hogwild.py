@@ -15,7 +15,8 @@ from w2gm.energy import log_expected_likelihood
 from w2gm.errors import W2GMError
 from w2gm.hogwild import HogwildUpdater
 from w2gm.mixture import PARAMETER_NAMES
-from w2gm.train import Trainer, max_margin_loss
+from w2gm.objective import max_margin_loss, nll_offset
+from w2gm.train import Trainer
 from w2gm.vocab import Vocabulary
 
 #: Every test but the parametrised one trains K = 2 spherical components of this many
@@ -81,14 +82,16 @@ def hinges(t: Trainer, p: int) -> torch.Tensor:
 
 @pytest.mark.parametrize("covariance", ["spherical", "diagonal"])
 @pytest.mark.parametrize("components", [1, 2, 3])
-@pytest.mark.parametrize(("separate_output", "objective"), [(True, "paper"), (False, "paper"), (True, "sense")])
+@pytest.mark.parametrize(("separate_output", "objective"),
+                         [(True, "paper"), (False, "paper"), (True, "sense"), (True, "nll"), (False, "nll")])
 def test_pairs_in_order_match_the_reference_step_with_batches_of_one(covariance, components, separate_output,
                                                                       objective):
     config = TrainConfig(components=components, dim=DIM, covariance=covariance, separate_output=separate_output,
                          seed=7, objective=objective)
     fast, reference = trainer(config, warm=True), trainer(config, warm=True)
     lr_start, lr_end = 0.05, 0.02
-    updater = HogwildUpdater(fast.tables, fast.optimizers, config.margin, threads=1, objective=objective)
+    updater = HogwildUpdater(fast.tables, fast.optimizers, config.margin, threads=1, objective=objective,
+                             offset=nll_offset(config))
 
     first_loss = updater.update(CENTRES[:1], CONTEXTS[:1], NEGATIVES[:1], lr_start, lr_start)
     expected_first = reference.step(

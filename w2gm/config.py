@@ -39,11 +39,13 @@ class TrainConfig:
         True, "learn separate output (context) distributions, as word2vec and A.2 do"
     )
     # objective (3.3) and sampling (A.2)
-    margin: float = option(1.0, "margin m of the max-margin loss")
-    objective: Literal["paper", "sense"] = option(
+    margin: float = option(1.0, "margin m of the max-margin loss (paper and sense objectives)")
+    objective: Literal["paper", "sense", "nll"] = option(
         "paper", "paper: hinge on log E(w,c) - log E(w,c') (3.3); sense: each negative is scored against the "
         "word's components as the positive context chose them, so a component is pushed away from negatives "
-        "only as often as it wins positives (train.max_margin_loss)", choices=("paper", "sense"),
+        "only as often as it wins positives; nll: -log sigmoid(s(w,c)) - log sigmoid(-s(w,c')) with "
+        "s = log E + b, b centring s at the start, which gives the mixture weights a gradient and ignores "
+        "--margin (objective.py)", choices=("paper", "sense", "nll"),
     )
     window: int = option(10, "maximum context window; each centre word draws its size from 1..window")
     subsample: float = option(

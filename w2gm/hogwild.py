@@ -21,6 +21,8 @@ columns each standing for D / C dimensions, and S_ijc = a_ic + b_jc + epsilon (A
 * Eq. (3): xi_ij = -1/2 [ (D/C) sum_c log S_ijc + D log 2 pi + sum_d (mu_id - nu_jd)^2 / S_ijc(d) ]
 * Eq. (2): log E = logsumexp_ij x_ij,  x_ij = log p_i + log q_j + xi_ij
 * 3.3:     L = sum_n max(0, m - log E(w, c) + log E(w, c'_n))
+  (or, under the "nll" objective, L = -log sigma(s(w, c)) - sum_n log sigma(-s(w, c'_n)),
+  s = log E + b, w2gm.objective)
 
 The backward pass uses, with r_ij = exp(x_ij - log E) the responsibilities (they sum to 1):
 
@@ -31,6 +33,8 @@ The backward pass uses, with r_ij = exp(x_ij - log E) the responsibilities (they
                        = a_ic / 2 [ sum_{d in c} (mu_id - nu_jd)^2 / S_ijc^2 - (D/C) / S_ijc ],
   and the same with b_jc for log b_jc, since d S_ijc / d log a_ic = a_ic
 * an active hinge adds d log E(w, c'_n) and subtracts d log E(w, c); an inactive one adds nothing.
+  Under "nll" the context's d log E is scaled by -sigma(-s(w, c)) and each negative's by
+  sigma(s(w, c'_n)) instead (d/dz -log sigma(z) = -sigma(-z)); nothing else changes.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from .energy import VARIANCE_EPSILON
 from .engine import TrainerParts
 from .errors import W2GMError
 from .mixture import PARAMETER_NAMES, MixtureTable
+from .objective import nll_offset
 from .optim import RowAdagrad, RowOptimizer
 from .sampling import PairSampler
 
@@ -374,12 +379,29 @@ def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scrat
 
 
 @njit(**_PAIR_LOOP, inline="always")
+def _likelihood_scales(slots: int, offset: float, scratch: Scratch) -> float:
+    """The "nll" loss of a pair from its log energies, and its derivative in each of them
+    into ``scale``.  With s = log E + ``offset`` and z = -s for the context, z = s for a
+    negative, the slot's loss is softplus(z) = -log sigma(-z), written max(z, 0) +
+    log1p(exp(-|z|)) so that exp cannot overflow, and d softplus(z) / d s = sign sigma(z)."""
+    loss = 0.0
+    for s in range(1, slots):
+        sign = np.float32(-1.0) if s == 1 else np.float32(1.0)
+        z = sign * (scratch.log_energy[s] + offset)
+        loss += max(z, np.float32(0.0)) + math.log1p(math.exp(-abs(z)))
+        scratch.scale[s] = sign / (np.float32(1.0) + math.exp(-z))
+    return loss
+
+
+@njit(**_PAIR_LOOP, inline="always")
 def _train_pair(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, p: int, lr: float,
-    margin: float, sense: bool, epsilon: float, adagrad_eps: float, scratch: Scratch,
+    margin: float, sense: bool, nll: bool, offset: float, epsilon: float, adagrad_eps: float, scratch: Scratch,
 ) -> float:
-    """Hinges, gradients and Adagrad steps of pair ``pairs[p]``: the word (input table), its
-    context and its negatives (output table).  Returns the pair's summed hinge loss."""
+    """Hinges (or with ``nll`` the likelihood terms, ``offset`` being b less the -D/2 log 2 pi
+    that the energies here leave out), gradients and Adagrad steps of pair ``pairs[p]``: the
+    word (input table), its context and its negatives (output table).  Returns the pair's
+    summed loss."""
     components, columns, dim = _sizes(shape)
     slots = pairs.shape[1]
     word = pairs[p, 0]
@@ -388,17 +410,20 @@ def _train_pair(
         _mixture(shape, output_table, pairs[p, s], s, scratch)
         _log_energy(shape, input_table.means, output_table.means, word, pairs[p, s], s, epsilon, sense and s > 1,
                     scratch)
-    loss = 0.0
-    active = 0
-    for s in range(2, slots):
-        hinge = margin - scratch.log_energy[1] + scratch.log_energy[s]
-        scratch.scale[s] = hinge > 0.0  # an active hinge adds d log E(w, c'_n)
-        if hinge > 0.0:
-            loss += hinge
-            active += 1
-    if active == 0:
-        return loss
-    scratch.scale[1] = -active  # ... and each subtracts d log E(w, c)
+    if nll:
+        loss = _likelihood_scales(slots, offset, scratch)
+    else:
+        loss = 0.0
+        active = 0
+        for s in range(2, slots):
+            hinge = margin - scratch.log_energy[1] + scratch.log_energy[s]
+            scratch.scale[s] = hinge > 0.0  # an active hinge adds d log E(w, c'_n)
+            if hinge > 0.0:
+                loss += hinge
+                active += 1
+        if active == 0:
+            return loss
+        scratch.scale[1] = -active  # ... and each subtracts d log E(w, c)
     scratch.means_grad[:] = 0.0
     scratch.log_variances_grad[:] = 0.0
     scratch.logits_grad[:] = 0.0
@@ -432,8 +457,8 @@ def _train_pair(
 @njit(**_PAIR_LOOP, nogil=True, _nrt=False)
 def _train_pairs(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, positions: Array,
-    count: int, total: int, lr_start: float, lr_end: float, margin: float, sense: bool, epsilon: float,
-    adagrad_eps: float, scratch: Scratch,
+    count: int, total: int, lr_start: float, lr_end: float, margin: float, sense: bool, nll: bool, offset: float,
+    epsilon: float, adagrad_eps: float, scratch: Scratch,
 ) -> float:
     """Train pairs ``:count`` in order; returns their summed loss.  The rate falls linearly
     with a pair's place ``positions[p]`` among ``total``, from ``lr_start`` to reach
@@ -446,7 +471,7 @@ def _train_pairs(
                 _prefetch_rows(shape, output_table, pairs[p + PREFETCH_DISTANCE, s])
         lr = lr_start + (lr_end - lr_start) * (positions[p] + 1) / total
         loss += _train_pair(shape, input_table, output_table, shared, pairs, p, np.float32(lr), np.float32(margin),
-                            sense, np.float32(epsilon), np.float32(adagrad_eps), scratch)
+                            sense, nll, np.float32(offset), np.float32(epsilon), np.float32(adagrad_eps), scratch)
     return loss
 
 
@@ -580,8 +605,8 @@ def _shuffle(pairs: Array, positions: Array, count: int, state: Array) -> None:
 def _train_block(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
     keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
-    lr_start: float, lr_end: float, margin: float, sense: bool, epsilon: float, adagrad_eps: float, seed: int,
-    block: int,
+    lr_start: float, lr_end: float, margin: float, sense: bool, nll: bool, offset: float, epsilon: float,
+    adagrad_eps: float, seed: int, block: int,
 ) -> tuple[float, int]:
     """Subsample ``tokens[start:stop]``, then a round of centres at a time draw their pairs and
     negatives, shuffle them and train on them; returns the summed loss and the number of pairs."""
@@ -603,7 +628,7 @@ def _train_block(
         # the rate falls linearly with the centre's place in the span, the unit in which
         # Trainer.fit counts progress
         loss += _train_pairs(shape, input_table, output_table, shared, pairs, positions, made, tokens.shape[0],
-                             lr_start, lr_end, margin, sense, epsilon, adagrad_eps, scratch)
+                             lr_start, lr_end, margin, sense, nll, offset, epsilon, adagrad_eps, scratch)
         trained += made
     return loss, trained
 
@@ -630,6 +655,7 @@ class HogwildUpdater:
     separate output distributions, ``"output"``; without it contexts use the input table.
     ``threads`` 0 takes every core.  :meth:`update` trains on given pairs;
     :meth:`train_span` draws the pairs of a span of corpus ids itself, as ``sampler`` does.
+    ``objective`` is paper, sense or nll; ``offset`` is nll's b (:func:`w2gm.objective.nll_offset`).
     """
 
     def __init__(
@@ -642,6 +668,7 @@ class HogwildUpdater:
         negatives: int = 1,
         epsilon: float = VARIANCE_EPSILON,
         objective: str = "paper",
+        offset: float = 0.0,
     ) -> None:
         self.input = _views(tables["input"], optimizers["input"])
         self.shared = "output" not in tables
@@ -651,6 +678,9 @@ class HogwildUpdater:
         self.shape = tuple(tuple(range(size)) for size in (means.shape[1], log_variances.shape[2], means.shape[2]))
         self.margin = margin
         self.sense = objective == "sense"
+        self.nll = objective == "nll"
+        # the energies here leave out log E's -D/2 log 2 pi (_log_energy), so b takes it out too
+        self.offset = offset - 0.5 * means.shape[2] * math.log(2.0 * math.pi)
         self.epsilon = epsilon
         self.threads = threads if threads > 0 else os.cpu_count() or 1
         self.span_blocks = BLOCKS_PER_THREAD * self.threads
@@ -666,10 +696,10 @@ class HogwildUpdater:
 
     @classmethod
     def from_trainer(cls, trainer: TrainerParts) -> HogwildUpdater:
-        """The updater of a Trainer's tables, with its margin, threads, sampler and negatives."""
+        """The updater of a Trainer's tables, with its objective, threads, sampler and negatives."""
         config = trainer.config
         return cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,
-                   config.negatives, objective=config.objective)
+                   config.negatives, objective=config.objective, offset=nll_offset(config))
 
     def _blocks(self, length: int, blocks: int, run: Callable[[int, int, int], Any]) -> list[Any]:
         """``run(block, start, stop)`` for ``blocks`` contiguous blocks of ``range(length)``, in
@@ -686,7 +716,7 @@ class HogwildUpdater:
     ) -> float:
         """Train on ``centres[p], contexts[p]`` with negatives ``negatives[p]`` (``[n, N]``)
         for every p, in order within each thread's block; the rate falls linearly from
-        ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the summed hinge loss.
+        ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the summed loss.
 
         With one thread this is Trainer.step on one pair at a time."""
         pairs = np.column_stack([centres, contexts, negatives]).astype(np.int64)
@@ -695,8 +725,8 @@ class HogwildUpdater:
         positions = np.arange(len(pairs))
         losses = self._blocks(len(pairs), self.threads, lambda block, start, stop: _train_pairs(
             self.shape, self.input, self.output, self.shared, pairs[start:stop], positions[start:stop], stop - start,
-            len(pairs), lr_start, lr_end, self.margin, self.sense, self.epsilon, self.adagrad_eps,
-            _scratch(self.shape, pairs.shape[1]),
+            len(pairs), lr_start, lr_end, self.margin, self.sense, self.nll, self.offset, self.epsilon,
+            self.adagrad_eps, _scratch(self.shape, pairs.shape[1]),
         ))
         return float(sum(losses))
 
@@ -705,7 +735,7 @@ class HogwildUpdater:
     ) -> tuple[float, int]:
         """Subsample a span of corpus ids, draw its pairs and negatives and train on them,
         with draws from ``seed``; the rate falls linearly with the centre's place in the
-        span, from ``lr_start`` to ``lr_end`` at its last token.  Returns the summed hinge
+        span, from ``lr_start`` to ``lr_end`` at its last token.  Returns the summed
         loss and the pair count.
 
         The span is cut into ``span_blocks`` contiguous blocks, more than there are threads,
@@ -738,7 +768,7 @@ class HogwildUpdater:
         return _train_block(
             self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
             self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end, self.margin,
-            self.sense, self.epsilon, self.adagrad_eps, seed, block,
+            self.sense, self.nll, self.offset, self.epsilon, self.adagrad_eps, seed, block,
         )
 
     def compile(self) -> None:

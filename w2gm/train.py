@@ -1,4 +1,4 @@
-"""Training: the max-margin loss on the expected likelihood kernel, the learning-rate
+"""Training: the objective of :mod:`w2gm.objective` on the expected likelihood kernel, the learning-rate
 schedule and the loop over the corpus, with checkpoints and several ranks.
 
 The corpus is trained span by span (``--span-tokens`` ids at a time).  A span goes to an
@@ -34,11 +34,12 @@ from . import corpus as corpus_module
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
-from .energy import log_expected_likelihood, partial_log_energies
 from .engine import SpanUpdater
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import PARAMETER_NAMES, MixtureTable
+from .objective import batch_loss
+from .objective import max_margin_loss as max_margin_loss  # re-exported: tests and scripts import it from here
 from .outputs import check_output, remove_leftovers
 from .runlock import RunLock, output_lock
 from .sampling import PairSampler
@@ -54,40 +55,6 @@ MERGES_PER_EPOCH = 10
 #: Options a resumed run can never change: they shape the tables or the corpus.
 FIXED_ON_RESUME = ("components", "dim", "covariance", "separate_output", "min_count", "max_vocab", "lowercase",
                    "tokenizer", "encoding_errors", "optimizer")
-
-
-def max_margin_loss(
-    word: tuple[Tensor, Tensor, Tensor],
-    context: tuple[Tensor, Tensor, Tensor],
-    negative: tuple[Tensor, Tensor, Tensor],
-    margin: float,
-    objective: str = "paper",
-) -> Tensor:
-    """Hinge of Section 3.3 for every (pair, negative): max(0, m - log E(w,c) + log E(w,c')).
-
-    ``word`` and ``context`` are ``[B, K, ...]`` mixtures, ``negative`` is ``[B, N, K, ...]``;
-    the result is ``[B, N]``.  With ``objective="sense"`` the negative is scored against the
-    word's components as the positive context chose them: log E(w,c') becomes
-    sum_i rho_i log E(N_wi, g_c'), where rho_i = sum_j r_ij is component i's share of the
-    positive energy (held constant, as an E-step would) and E(N_wi, g_c') is the energy of
-    component i alone with the negative's mixture.  A component is then pushed away from
-    negatives only as often as it wins positives, as in multi-sense skip-gram, instead of
-    whenever it happens to lie nearest a random word; with K = 1 the two objectives agree.
-    """
-    means, log_variances, log_weights = word
-    if objective == "sense":
-        xi = partial_log_energies(means, log_variances, context[0], context[1])  # [B, K, K]
-        joint = xi + log_weights.unsqueeze(-1) + context[2].unsqueeze(-2)
-        positive_energy = torch.logsumexp(joint.flatten(-2), dim=-1)
-        share = torch.softmax(joint.flatten(-2), dim=-1).unflatten(-1, xi.shape[-2:]).sum(-1).detach()  # rho
-        xi = partial_log_energies(means.unsqueeze(1), log_variances.unsqueeze(1), negative[0], negative[1])
-        per_component = torch.logsumexp(xi + negative[2].unsqueeze(-2), dim=-1)  # [B, N, K]
-        negative_energy = (share.unsqueeze(1) * per_component).sum(-1)
-    else:
-        positive_energy = log_expected_likelihood(*word, *context)  # [B]
-        word_per_negative = tuple(t.unsqueeze(1) for t in word)
-        negative_energy = log_expected_likelihood(*word_per_negative, *negative)  # [B, N]
-    return torch.relu(margin - positive_energy.unsqueeze(1) + negative_energy)
 
 
 def learning_rate(config: TrainConfig, progress: float) -> float:
@@ -317,7 +284,7 @@ class Trainer:
         return self._updater
 
     def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float) -> Tensor:
-        """One reference update on a batch of pairs; returns the summed hinge loss (0-d)."""
+        """One reference update on a batch of pairs; returns the summed loss (0-d)."""
         batch, per_pair = negatives.shape
         output_ids = torch.cat([contexts, negatives.flatten()])
         if self.config.separate_output:
@@ -333,7 +300,7 @@ class Trainer:
         negative = tuple(
             t.unflatten(0, (batch, per_pair)) for t in outputs.mixtures(offset + batch, len(outputs.ids))
         )
-        loss = max_margin_loss(word, context, negative, self.config.margin, self.config.objective).sum()
+        loss = batch_loss(word, context, negative, self.config)
         loss.backward()
         with torch.no_grad():
             for name, part in gathered.items():

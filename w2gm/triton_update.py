@@ -18,6 +18,8 @@ dimensions:
 * Eq. (3): xi_ij = -1/2 [ (D/C) sum_c log S_ijc + D log 2 pi + sum_d (mu_id - nu_jd)^2 / S_ijc(d) ]
 * Eq. (2): log E = logsumexp_ij x_ij,  x_ij = log p_i + log q_j + xi_ij (A.2's max-shifted form)
 * 3.3:     L = sum_n max(0, m - log E(w, c) + log E(w, c'_n))
+  (under the "nll" objective L = -log sigma(s(w, c)) - sum_n log sigma(-s(w, c'_n)),
+  s = log E + b, w2gm.objective)
 
 and with r_ij = exp(x_ij - log E) the responsibilities: d log E / d xi_ij = r_ij;
 d log E / d s_i = sum_j r_ij - p_i; d xi_ij / d mu_id = -(mu_id - nu_jd) / S_ijc(d) =
@@ -28,7 +30,8 @@ A row a pair uses twice (a negative that is the context, or, with one shared tab
 word itself) gets one Adagrad step with its summed gradient, as in the reference.  Every
 slot of a pair that holds a row R sees the same log E(w, R), so that sum is one gradient
 of log E(w, R) scaled by the sum of the slots' loss coefficients: -(number of active
-hinges) for the context, 1 for a negative whose hinge is active, else 0.
+hinges) for the context, 1 for a negative whose hinge is active, else 0; under "nll",
+d L / d log E: -sigma(-s(w, c)) for the context and sigma(s(w, c'_n)) for a negative.
 
 :meth:`TritonUpdater.train_span` draws a span's pairs and negatives on the GPU with the
 trainer's :class:`~w2gm.sampling.PairSampler` (subsampling, dynamic window, shuffle and
@@ -54,6 +57,7 @@ from .energy import VARIANCE_EPSILON
 from .engine import TrainerParts
 from .errors import W2GMError
 from .mixture import PARAMETER_NAMES, MixtureTable
+from .objective import nll_offset
 from .optim import RowAdagrad, RowOptimizer
 from .sampling import PairSampler
 
@@ -159,6 +163,19 @@ def _sense_energy(x, share, log_weights_f):
 
 
 @triton.jit
+def _sigmoid(x):
+    """1 / (1 + exp(-x)) from exp(-|x|), which cannot overflow."""
+    small = tl.exp(-tl.abs(x))
+    return tl.where(x >= 0.0, 1.0, small) / (1.0 + small)
+
+
+@triton.jit
+def _softplus(x):
+    """log(1 + exp(x)) = -log sigma(-x), written so that exp cannot overflow."""
+    return tl.maximum(x, 0.0) + tl.log(1.0 + tl.exp(-tl.abs(x)))
+
+
+@triton.jit
 def _log_energy_gradients(
     coefficient, responsibility, sense_coefficient, sense_responsibility, difference, variance_sum, squared,
     variances_f, log_weights_f, variances_g, log_weights_g, D: tl.constexpr, C: tl.constexpr, SENSE: tl.constexpr,
@@ -228,13 +245,14 @@ def _train_pairs(
     in_means, in_log_variances, in_logits, in_means_sums, in_log_variances_sums, in_logits_sums,
     out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums,
     centres_ptr, contexts_ptr, negatives_ptr, count, losses_ptr,
-    lr_start, lr_slope, margin, epsilon, adagrad_eps,
+    lr_start, lr_slope, margin, offset, epsilon, adagrad_eps,
     K: tl.constexpr, D: tl.constexpr, C: tl.constexpr, NEGATIVES: tl.constexpr, SHARED: tl.constexpr,
-    SENSE: tl.constexpr, BLOCK: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr, CP: tl.constexpr,
+    SENSE: tl.constexpr, NLL: tl.constexpr, BLOCK: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr,
+    CP: tl.constexpr,
 ):
-    """Hinges, gradients and Adagrad steps of pairs ``[pid * BLOCK, (pid + 1) * BLOCK)``;
-    writes their summed hinge loss to ``losses_ptr[pid]``.  Pair p trains at rate
-    ``lr_start + lr_slope * (p + 1)``."""
+    """Hinges (with NLL the likelihood terms, s = log E + ``offset``), gradients and Adagrad
+    steps of pairs ``[pid * BLOCK, (pid + 1) * BLOCK)``; writes their summed loss to
+    ``losses_ptr[pid]``.  Pair p trains at rate ``lr_start + lr_slope * (p + 1)``."""
     # [B, 1, 1, 1], 64-bit so that pairs * NEGATIVES cannot overflow on a long span
     pairs = (tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK))[:, None, None, None]
     valid = pairs < count
@@ -252,6 +270,8 @@ def _train_pairs(
     # Every hinge first (3.3), at the parameters before the pair: whether each is active
     # (bit n of ``active``) decides every slot's loss coefficient.
     loss = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+    if NLL:  # -log sigma(s(w, c)), once per pair
+        loss += tl.where(valid, _softplus(-(positive + offset)), 0.0)
     active = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.int32)
     active_count = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
     for n in tl.static_range(NEGATIVES):
@@ -262,22 +282,36 @@ def _train_pairs(
             word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
         if SENSE:
             negative, _ = _sense_energy(x, share, word_log_weights)
-        hinge = margin - positive + negative
-        on = valid & (hinge > 0.0)
-        loss += tl.where(on, hinge, 0.0)
-        active |= on.to(tl.int32) << n
-        active_count += on.to(tl.float32)
+        if NLL:  # -log sigma(-s(w, c'_n))
+            loss += tl.where(valid, _softplus(negative + offset), 0.0)
+        else:
+            hinge = margin - positive + negative
+            on = valid & (hinge > 0.0)
+            loss += tl.where(on, hinge, 0.0)
+            active |= on.to(tl.int32) << n
+            active_count += on.to(tl.float32)
     tl.store(losses_ptr + tl.program_id(0), tl.sum(loss))
 
     # Then each output row once: the first slot that holds it (its owner) takes the gradient
     # of log E(w, row) scaled by the summed coefficients of all slots holding it.  Under the
     # sense objective a negative's energy is another function of the row than the context's,
-    # so the negatives' coefficients are summed apart, in ``sense_coefficient``.
+    # so the negatives' coefficients are summed apart, in ``sense_coefficient``.  Under NLL
+    # a slot's coefficient depends on its energy, which is the same in every slot holding
+    # the row: the owner's, computed at the parameters before the pair as no slot before it
+    # holds the row (and the word's own row is written last).
     word_means_grad = tl.zeros((BLOCK, KP, 1, DP), dtype=tl.float32)
     word_log_variances_grad = tl.zeros((BLOCK, KP, 1, CP), dtype=tl.float32)
     word_logits_grad = tl.zeros((BLOCK, KP, 1, 1), dtype=tl.float32)
     for slot in tl.static_range(NEGATIVES + 1):
         rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, slot, NEGATIVES)
+        means, variances, log_weights = _load_mixture(
+            out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
+        if slot == 0:  # the context's energy is the positive one, kept from above
+            energy, r, difference, variance_sum, squared, x = (
+                positive, positive_r, positive_difference, positive_sum, positive_squared, positive_x)
+        else:
+            energy, r, difference, variance_sum, squared, x = _log_energy(
+                word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
         owner = valid
         coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
         sense_coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
@@ -285,6 +319,11 @@ def _train_pairs(
             same = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, other, NEGATIVES) == rows
             if other < slot:
                 owner = owner & ~same
+            elif NLL:  # d/d log E of -log sigma(s) for the context, -log sigma(-s) for a negative
+                if other == 0:
+                    coefficient -= tl.where(same, _sigmoid(-(energy + offset)), 0.0)
+                else:
+                    coefficient += tl.where(same, _sigmoid(energy + offset), 0.0)
             elif other == 0:  # the context: -log E(w, c) in every active hinge
                 coefficient -= tl.where(same, active_count, 0.0)
             else:  # negative other - 1: +log E(w, c') when its hinge is active
@@ -295,14 +334,6 @@ def _train_pairs(
                     coefficient += on
         coefficient = tl.where(owner, coefficient, 0.0)
         sense_coefficient = tl.where(owner, sense_coefficient, 0.0)
-        means, variances, log_weights = _load_mixture(
-            out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
-        if slot == 0:  # the context's energy is the positive one, kept from above
-            r, difference, variance_sum, squared, x = (
-                positive_r, positive_difference, positive_sum, positive_squared, positive_x)
-        else:
-            _, r, difference, variance_sum, squared, x = _log_energy(
-                word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
         sense_r = r
         if SENSE:
             _, sense_r = _sense_energy(x, share, word_log_weights)
@@ -323,9 +354,12 @@ def _train_pairs(
         _adagrad_rows(
             out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums, rows,
             CONTEXT, write, grad_means_g, grad_log_variances_g, grad_logits_g, lr, adagrad_eps, K, D, C, KP, DP, CP)
+    word_write = valid  # every nll pair has a gradient for its word
+    if not NLL:
+        word_write = valid & (active_count > 0.0)
     _adagrad_rows(
         in_means, in_log_variances, in_logits, in_means_sums, in_log_variances_sums, in_logits_sums, words, WORD,
-        valid & (active_count > 0.0), word_means_grad, word_log_variances_grad, word_logits_grad, lr, adagrad_eps,
+        word_write, word_means_grad, word_log_variances_grad, word_logits_grad, lr, adagrad_eps,
         K, D, C, KP, DP, CP)
 
 
@@ -353,6 +387,7 @@ class TritonUpdater:
     :meth:`update` trains on given pairs; :meth:`train_span` draws the pairs of a span of
     corpus ids with ``sampler``, whose generator :meth:`train_span` seeds.  ``block`` pairs
     (a power of two) go to each program of ``warps`` warps (by default :data:`DEFAULT_WARPS`).
+    ``objective`` is paper, sense or nll; ``offset`` is nll's b (:func:`w2gm.objective.nll_offset`).
     """
 
     def __init__(
@@ -366,6 +401,7 @@ class TritonUpdater:
         block: int = DEFAULT_BLOCK,
         warps: int | None = None,
         objective: str = "paper",
+        offset: float = 0.0,
     ) -> None:
         self.input = _table_tensors(tables["input"], optimizers["input"])
         self.shared = "output" not in tables
@@ -376,6 +412,8 @@ class TritonUpdater:
         self.components, self.dim, self.columns = table.components, table.dim, table.log_variances.shape[-1]
         self.margin = margin
         self.sense = objective == "sense"
+        self.nll = objective == "nll"
+        self.offset = offset
         self.epsilon = epsilon
         self.sampler = sampler
         self.negatives = negatives
@@ -394,13 +432,13 @@ class TritonUpdater:
             trainer.vocab, config.window, config.subsample, config.negative_power, generator, trainer.device
         )
         return cls(trainer.tables, trainer.optimizers, config.margin, sampler, config.negatives, block=block,
-                   warps=warps, objective=config.objective)
+                   warps=warps, objective=config.objective, offset=nll_offset(config))
 
     def update(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr_start: float, lr_end: float) -> float:
         """Train on ``centres[p], contexts[p]`` with negatives ``negatives[p]`` (``[n, N]``), all
         integer tensors on the tables' device, pairs in flight concurrently in this order; the
         rate falls linearly from ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the
-        summed hinge loss.  With one pair this is Trainer.step on it."""
+        summed loss.  With one pair this is Trainer.step on it."""
         count = len(centres)
         if count == 0:
             return 0.0
@@ -410,9 +448,9 @@ class TritonUpdater:
         columns_padded = 1 if self.columns == 1 else triton.next_power_of_2(self.columns)
         _train_pairs[(programs,)](
             *self.input, *self.output, centres, contexts, negatives, count, losses,
-            lr_start, (lr_end - lr_start) / count, self.margin, self.epsilon, self.adagrad_eps,
+            lr_start, (lr_end - lr_start) / count, self.margin, self.offset, self.epsilon, self.adagrad_eps,
             K=self.components, D=self.dim, C=self.columns, NEGATIVES=negatives.shape[1], SHARED=self.shared,
-            SENSE=self.sense,
+            SENSE=self.sense, NLL=self.nll,
             BLOCK=self.block, KP=triton.next_power_of_2(self.components), DP=triton.next_power_of_2(self.dim),
             CP=columns_padded, num_warps=self.warps,
         )
@@ -430,6 +468,6 @@ class TritonUpdater:
         """Subsample a span of corpus ids (a CUDA tensor, int32 or int64), draw its pairs and
         negatives on the GPU from ``seed`` and train on them in one shuffled order, the rate
         falling linearly from ``lr_start`` to ``lr_end`` at the last pair, as Trainer.fit's
-        does over a span's batches.  Returns the summed hinge loss and the pair count."""
+        does over a span's batches.  Returns the summed loss and the pair count."""
         centres, contexts, negatives = self.draw(ids, seed)
         return self.update(centres, contexts, negatives, lr_start, lr_end), len(centres)
