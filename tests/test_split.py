@@ -105,7 +105,7 @@ def test_sense_mode_separates_the_planted_senses_on_every_seed(tmp_path_factory,
     corpus = tmp_path_factory.getbasetemp() / "planted_split.txt"
     if not corpus.exists():
         write_two_sense_corpus(corpus)
-    model = w2gm.train(corpus, components=2, objective="sense", split_at=0.4, **{**PLANTED, "seed": seed})
+    model = w2gm.train(corpus, components=2, split_at=0.4, **{**PLANTED, "seed": seed, "objective": "sense"})
     senses = []
     for k in range(2):
         topics = [n.split(":")[0].rstrip("0123456789") for n, _ in model.most_similar(f"{AMBIGUOUS}:{k}", topn=5)]
