@@ -660,6 +660,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     try:
         # what the model records as its preset: resumed runs go on with the settings they had
         preset_label = "resumed" if saved is not None else preset
+        read_started = time.perf_counter()
         if saved is None:
             encoded = _prepare_corpus(group, directory, corpus, config, progress)
             if preset == autopreset.AUTO:
@@ -668,6 +669,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
                 config = dataclasses.replace(config, **{k: v for k, v in rule.settings.items() if k not in options})
         else:
             encoded = directory.read_corpus()
+        read_seconds = time.perf_counter() - read_started
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
@@ -694,7 +696,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     finally:
         distributed.finish(group)
     summary |= {"raw_tokens": encoded.raw_tokens, "replaced_bytes": encoded.replaced_bytes,
-                "vocab_size": len(encoded.vocab), "device": str(device),
+                "read_seconds": read_seconds, "vocab_size": len(encoded.vocab), "device": str(device),
                 "output": None if output is None else str(output)}
     model = trainer.model(summary)
     model.config["preset"] = preset_label
