@@ -229,29 +229,33 @@ def _stream_pieces(path: Path, blocks: Iterator[bytes], piece_bytes: int, block_
     block long, so that the first block, where binary data is looked for, is the serial
     reader's).  A read error becomes a piece that raises it, in its place."""
     buffer, start = bytearray(), 0
+    searched = 0  # the buffer holds no whitespace past its first block before this
     try:
         for data in blocks:
             buffer += data
             if data and len(buffer) < piece_bytes:
                 continue
-            cut = len(buffer) if not data else _after_last_space(buffer)
+            cut = len(buffer) if not data else _after_last_space(buffer, max(searched - 3, block_bytes))
+            searched = len(buffer)
             if cut < block_bytes and data:
                 if len(buffer) < piece_bytes + CUT_WINDOW:
                     continue
-                cut = len(buffer)  # a token far over the limit: the worker reports it
+                cut = len(buffer)  # a token far over the length limit: the worker reports it
             if cut or start == 0:
                 yield Piece(path, start, data=bytes(buffer[:cut]))
             start += cut
             del buffer[:cut]
+            searched = len(buffer)
     except W2GMError as error:
         yield Piece(path, start, error=error)
 
 
-def _after_last_space(buffer: bytearray) -> int:
-    cut = max(buffer.rfind(b" "), buffer.rfind(b"\n"))
+def _after_last_space(buffer: bytearray, begin: int) -> int:
+    """Just after the last whitespace character that starts at or after ``begin``; 0 if none."""
+    cut = max(buffer.rfind(b" ", begin), buffer.rfind(b"\n", begin))
     if cut >= 0:
         return cut + 1
-    last = deque(_space_bytes().finditer(buffer, max(0, len(buffer) - CUT_WINDOW)), maxlen=1)
+    last = deque(_space_bytes().finditer(buffer, begin), maxlen=1)
     return last[0].end() if last else 0
 
 
