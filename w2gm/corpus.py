@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from tqdm.auto import tqdm
 
-from .errors import W2GMError, os_reason
+from .errors import TextError, W2GMError, os_reason
 from .tokenize import TokenIds, token_splitter
 from .vocab import Vocabulary
 
@@ -146,23 +146,6 @@ def _check_not_binary(first_text: str, name: str) -> None:
             f"{name}: looks like a binary file ({controls} control characters in its first "
             f"{len(first_text)}), not text"
         )
-
-
-class TextError(W2GMError):
-    """A fault at a line of a text (and perhaps a byte of it).  A reader of one piece of a
-    file counts both from the start of its piece; :meth:`shifted` places them in the file."""
-
-    def __init__(self, name: str, line: int, what: str, byte: int | None = None) -> None:
-        self.name, self.line, self.what, self.byte = name, line, what, byte
-        super().__init__(f"{name}:{line}: {what.format(byte=byte)}")
-
-    def __reduce__(self) -> tuple[Any, ...]:  # raised in a worker process, re-raised here
-        return TextError, (self.name, self.line, self.what, self.byte)
-
-    def shifted(self, lines: int, offset: int) -> TextError:
-        """The same fault in a text that has ``lines`` line breaks and ``offset`` bytes before this one."""
-        byte = None if self.byte is None else self.byte + offset
-        return TextError(self.name, self.line + lines, self.what, byte)
 
 
 def _long_token(name: str, line: int) -> TextError:

@@ -48,8 +48,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import corpus
-from .corpus import STDIN, Provisional, TextError, display_name
-from .errors import W2GMError
+from .corpus import STDIN, Provisional, display_name
+from .errors import TextError, W2GMError
 from .tokenize import TokenIds
 
 #: The smallest piece worth a task: below this, a file is read in one piece.
