@@ -29,6 +29,7 @@ Input that makes a single piece is encoded in this process, without a pool.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import itertools
 import multiprocessing
@@ -40,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,8 @@ PIECES_PER_WORKER = 4
 #: How far past a planned cut to look for whitespace.  A longer run with none is a token
 #: far over the length limit (which the worker reading it reports), so the cut is dropped.
 CUT_WINDOW = 1 << 20
+#: prctl's option that sends a process a signal when its parent ends (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
 
 
 def worker_count(requested: int, files: list[Path]) -> int:
@@ -94,6 +97,7 @@ class Piece:
     read this far, to be reported when the pieces before it have been."""
 
     path: Path
+    file: int  # its place in the list of files (a file may be given twice)
     start: int
     stop: int | None = None
     data: bytes | None = None
@@ -122,17 +126,27 @@ class Encoded:
 
 _settings: _Settings | None = None
 #: The worker's own numbering of the words it has met, kept from piece to piece so that each
-#: distinct token is split once per worker, not once per piece.
+#: distinct token is split once per worker, not once per piece; and those words in id order.
 _token_ids: TokenIds | None = None
+_words: list[str] = []
 
 
-def _start_worker(settings: _Settings, in_pool: bool = True) -> None:
-    global _settings, _token_ids
-    _settings, _token_ids = settings, TokenIds(settings.split)
+def _start_worker(settings: _Settings | None, in_pool: bool = True) -> None:
+    """Make the worker's settings (None: forget them)."""
+    global _settings, _token_ids, _words
+    _settings, _token_ids, _words = settings, None if settings is None else TokenIds(settings.split), []
     if in_pool:
         # Ctrl-C reaches the whole process group: the parent stops the pool and cleans up
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _end_with_parent()
+
+
+def _end_with_parent() -> None:
+    """Have Linux end this worker when the process that forked it ends, even killed
+    outright (PR_SET_PDEATHSIG), rather than leave it to finish a piece nobody will take."""
+    with suppress(AttributeError, OSError):  # not Linux
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _piece_blocks(piece: Piece, block_bytes: int) -> Iterator[bytes]:
@@ -171,7 +185,9 @@ def encode_piece(piece: Piece) -> Encoded:
     blocks = counted(_piece_blocks(piece, _settings.block_bytes))
     for tokens in corpus.token_blocks(blocks, display_name(piece.path), _settings.encoding_errors, piece.start == 0):
         chunks.append(_token_ids.encode(tokens))
-    ids, words = _renumber(np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64), _token_ids.words)
+    # the words first met in this piece: the newest keys of the index (which keeps their order)
+    _words.extend(reversed(list(itertools.islice(reversed(_token_ids.index), len(_token_ids.index) - len(_words)))))
+    ids, words = _renumber(np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64), _words)
     return Encoded(ids, words, np.bincount(ids, minlength=len(words)), newlines,
                    corpus._replace_counter.count - replaced_before, bool(chunks), size)
 
@@ -191,23 +207,26 @@ def _renumber(ids: np.ndarray, words: list[str]) -> tuple[np.ndarray, list[str]]
 # ------------------------------------------------------------------ cutting the text into pieces
 
 
-def _file_pieces(path: Path, piece_bytes: int, block_bytes: int, advance: corpus.Advance | None) -> Iterator[Piece]:
+def _file_pieces(
+    path: Path, file: int, piece_bytes: int, block_bytes: int, advance: corpus.Advance | None
+) -> Iterator[Piece]:
     """The pieces of one file, in order."""
     try:
         handle, raw = corpus._open_binary(path)
     except W2GMError as error:
-        yield Piece(path, 0, error=error)
+        yield Piece(path, file, 0, error=error)
         return
     if handle is raw and path != STDIN:
         with handle:
             starts = _range_starts(handle, handle.seek(0, os.SEEK_END), piece_bytes)
-        yield from (Piece(path, start, stop) for start, stop in zip(starts, [*starts[1:], None], strict=True))
+        for start, stop in zip(starts, [*starts[1:], None], strict=True):
+            yield Piece(path, file, start, stop)
         return
     with handle:
         blocks = corpus._blocks(handle, display_name(path))
         if advance is not None:
             blocks = corpus._advancing(blocks, advance, raw, path == STDIN)
-        yield from _stream_pieces(path, blocks, piece_bytes, block_bytes)
+        yield from _stream_pieces(path, file, blocks, piece_bytes, block_bytes)
 
 
 def _range_starts(handle: corpus.BinaryIO, size: int, piece_bytes: int) -> list[int]:
@@ -224,7 +243,9 @@ def _range_starts(handle: corpus.BinaryIO, size: int, piece_bytes: int) -> list[
     return starts
 
 
-def _stream_pieces(path: Path, blocks: Iterator[bytes], piece_bytes: int, block_bytes: int) -> Iterator[Piece]:
+def _stream_pieces(
+    path: Path, file: int, blocks: Iterator[bytes], piece_bytes: int, block_bytes: int
+) -> Iterator[Piece]:
     """Pieces of a stream's bytes, each cut just after its last whitespace (and at least a
     block long, so that the first block, where binary data is looked for, is the serial
     reader's).  A read error becomes a piece that raises it, in its place."""
@@ -242,12 +263,12 @@ def _stream_pieces(path: Path, blocks: Iterator[bytes], piece_bytes: int, block_
                     continue
                 cut = len(buffer)  # a token far over the length limit: the worker reports it
             if cut or start == 0:
-                yield Piece(path, start, data=bytes(buffer[:cut]))
+                yield Piece(path, file, start, data=bytes(buffer[:cut]))
             start += cut
             del buffer[:cut]
             searched = len(buffer)
     except W2GMError as error:
-        yield Piece(path, start, error=error)
+        yield Piece(path, file, start, error=error)
 
 
 def _after_last_space(buffer: bytearray, begin: int) -> int:
@@ -282,6 +303,8 @@ def _in_order(pieces: Iterator[Piece], workers: int, settings: _Settings) -> Ite
                 done.set_result(encode_piece(piece))
             except Exception as error:  # noqa: BLE001 - raised again by done.result()
                 done.set_exception(error)
+            finally:
+                _start_worker(None, in_pool=False)
             yield piece, done
         return
     context = multiprocessing.get_context("fork")
@@ -333,7 +356,8 @@ def write_provisional_ids(
     block_bytes = block_bytes or corpus.BLOCK_BYTES
     piece_bytes = max(piece_bytes or piece_size(files, workers), block_bytes)
     advance = bar.update if bar is not None else None
-    pieces = (piece for path in files for piece in _file_pieces(path, piece_bytes, block_bytes, advance))
+    pieces = (piece for file, path in enumerate(files)
+              for piece in _file_pieces(path, file, piece_bytes, block_bytes, advance))
     index: dict[str, int] = {}
     counts = np.zeros(1 << 16, dtype=np.int64)
     tokens = replaced = 0
@@ -342,10 +366,10 @@ def write_provisional_ids(
         _in_order(pieces, workers, _Settings(split, encoding_errors, block_bytes))
     ) as results:
         for piece, future in results:
-            if piece.path != current:
+            if piece.file != current:
                 if current is not None and tokens == before:
-                    raise corpus.no_words(current, had_tokens)
-                current, lines, had_tokens, before = piece.path, 0, False, tokens
+                    raise corpus.no_words(files[current], had_tokens)
+                current, lines, had_tokens, before = piece.file, 0, False, tokens
             encoded = _result(future, lines, piece.start)
             # words new to the text take the next ids, in their order of first appearance
             mapping = np.fromiter((index.setdefault(w, len(index)) for w in encoded.words), dtype=np.uint32,
@@ -362,7 +386,7 @@ def write_provisional_ids(
                 advance(encoded.size)
             corpus.show_words(bar, tokens)
     if current is not None and tokens == before:
-        raise corpus.no_words(current, had_tokens)
+        raise corpus.no_words(files[current], had_tokens)
     return Provisional(list(index), counts[: len(index)], tokens, replaced)
 
 
