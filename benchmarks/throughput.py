@@ -5,6 +5,7 @@
     python benchmarks/throughput.py --runs 5 --methods gensim numba
     python benchmarks/throughput.py --quality              # WS-353 Spearman, one pass, 3 seeds
     python benchmarks/throughput.py --quality --preset small --epochs 10
+    python benchmarks/throughput.py --end-to-end --corpus ../shared/data/corpus/gutenberg.txt.xz --runs 2
 
 Methods, all at the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5, one
 negative, Adagrad from 0.05 to 1e-5 over one pass):
@@ -21,6 +22,14 @@ gensim, which does not count them, the expectation (window + 1) per word left af
 subsampling.  Only training is timed: reading and encoding the text, building gensim's
 vocabulary and compiling the numba kernels (on a spare trainer) are not.
 
+``--end-to-end`` times instead the whole way from the corpus file to a saved model, in a
+fresh process each (interpreter start, imports, reading, gensim's vocabulary scan, numba's
+compiling, training and saving all included): ``w2gm train`` at the paper's settings for
+one epoch, with --threads and as many reading processes, against gensim's Word2Vec on a
+LineSentence of the same file (which reads it twice: the vocabulary scan and the
+training) with as many workers, saved with ``save``.  numba compiles afresh into an empty
+cache unless --warm-numba, since a first run is what a user meets.
+
 Every run is a fresh process, so its peak resident memory (interpreter and libraries
 included) is its own.  The machine may be shared, so runs are interleaved: round r runs
 each method once, in an order rotated by r, and medians over rounds are reported.  gensim
@@ -32,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -76,6 +86,17 @@ def run_gensim(text: Path, threads: int, seed: int) -> dict[str, Any]:
     return {"seconds": seconds, "raw_tokens": raw, "pairs": effective * (model.window + 1), "loss": None}
 
 
+def run_gensim_file(corpus: Path, threads: int, seed: int, output: Path) -> None:
+    """gensim from the corpus file to a saved model, vocabulary scan included."""
+    from gensim.models.word2vec import LineSentence, Word2Vec
+
+    model = Word2Vec(
+        LineSentence(str(corpus)), vector_size=50, window=10, sample=1e-5, negative=1, hs=0, sg=1, min_count=5,
+        workers=threads, epochs=1, seed=seed,
+    )
+    model.save(str(output))
+
+
 def run_w2gm(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """Train with the worker's engine; returns the figures and the trained Trainer (w2gm is
     imported here: gensim's interpreter need not have it)."""
@@ -112,6 +133,9 @@ def ws353_spearman(trainer: Any, summary: dict[str, Any]) -> float:
 
 
 def worker(args: argparse.Namespace) -> None:
+    if args.end_to_end:
+        run_gensim_file(args.text, args.threads, args.seed, args.output)
+        return
     if args.worker == "gensim":
         figures = run_gensim(args.text, args.threads, args.seed)
     else:
@@ -215,6 +239,38 @@ def quality(args: argparse.Namespace, text: Path) -> None:
                  f"{args.corpus.name}, {args.seeds} seeds", scores)
 
 
+def end_to_end(args: argparse.Namespace) -> None:
+    """Wall seconds from the corpus file to a saved model, w2gm against gensim, interleaved rounds."""
+    seconds: dict[str, list[float]] = {"gensim": [], "w2gm": []}
+    for round_ in range(args.runs):
+        for method in ("gensim", "w2gm") if round_ % 2 == 0 else ("w2gm", "gensim"):
+            with tempfile.TemporaryDirectory(prefix="w2gm-end-to-end-") as tmp:
+                environment = dict(os.environ)
+                if not args.warm_numba:
+                    environment["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")
+                if method == "gensim":
+                    command = [gensim_python(), __file__, "--end-to-end", "--worker", "gensim", "--text",
+                               str(args.corpus), "--threads", str(args.threads), "--seed", str(round_ + 1),
+                               "--output", str(Path(tmp) / "model.gensim")]
+                else:
+                    command = [sys.executable, "-m", "w2gm", "train", str(args.corpus), "-o", str(Path(tmp) / "m.w2gm"),
+                               "--preset", "paper", "--epochs", "1", "--threads", str(args.threads),
+                               "--read-workers", str(args.threads), "--backend", "numba", "--seed", str(round_ + 1),
+                               "-q"]
+                start = time.perf_counter()
+                done = subprocess.run(command, capture_output=True, text=True, env=environment)
+                seconds[method].append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise SystemExit(f"{method} run failed:\n{done.stderr[-4000:]}")
+            print(f"  round {round_ + 1} {method:7s} {seconds[method][-1]:7.1f} s  {done.stdout.strip()}",
+                  file=sys.stderr)
+    gensim, w2gm = statistics.median(seconds["gensim"]), statistics.median(seconds["w2gm"])
+    numba = "numba's cache kept between runs" if args.warm_numba else "numba compiling afresh"
+    print(f"\n{args.corpus.name} to a saved model, one epoch, {args.threads} threads, {numba}; "
+          f"medians of {args.runs} interleaved runs; load average now {os.getloadavg()[0]:.2f}")
+    print(f"gensim {gensim:7.1f} s\nw2gm   {w2gm:7.1f} s\nratio  {gensim / w2gm:7.3f}  (gensim's time / w2gm's)")
+
+
 def print_scores(heading: str, scores: dict[str, list[float]]) -> None:
     """Each method's mean, standard deviation and scores over seeds, under ``heading``."""
     print(f"\n{heading}")
@@ -236,12 +292,20 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per method with --quality")
     parser.add_argument("--preset", default="paper", help="training preset with --quality (paper or small)")
     parser.add_argument("--epochs", type=int, default=1, help="passes over the corpus with --quality")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="instead: wall time from --corpus to a saved model, w2gm train against gensim")
+    parser.add_argument("--warm-numba", action="store_true",
+                        help="with --end-to-end: keep numba's compiled cache between runs")
     parser.add_argument("--worker", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--output", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--text", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.end_to_end:
+        end_to_end(args)
         return
     with tempfile.TemporaryDirectory(prefix="w2gm-throughput-") as tmp:
         text = Path(tmp) / "text.txt"

@@ -91,6 +91,10 @@ class TrainConfig:
         0, "CPU threads (0: all cores); several Hogwild threads race on shared rows, so a run is bit-reproducible "
         "only with --threads 1"
     )
+    read_workers: int = option(
+        0, "processes that read and encode the text (0: one per usable CPU; 1: this process alone); "
+        "any number gives the same word ids"
+    )
     seed: int = option(1, "random seed for initialisation and sampling")
 
     def __post_init__(self) -> None:
@@ -140,7 +144,7 @@ FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 #: Options that change how a run executes but not what it computes: a resumed run may
 #: change them freely.
-EXECUTION_FIELDS = frozenset({"backend", "span_tokens", "device", "threads"})
+EXECUTION_FIELDS = frozenset({"backend", "span_tokens", "device", "threads", "read_workers"})
 
 #: Named sets of options, applied under the user's own.  "paper" is A.2 as published,
 #: for billions of tokens.  "small" is what a corpus of a few million tokens needs: more

@@ -28,7 +28,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from tqdm.auto import tqdm
 
-from .errors import W2GMError, os_reason
+from .errors import TextError, W2GMError, os_reason
 from .tokenize import TokenIds, token_splitter
 from .vocab import Vocabulary
 
@@ -148,8 +148,8 @@ def _check_not_binary(first_text: str, name: str) -> None:
         )
 
 
-def _long_token(name: str, line: int) -> W2GMError:
-    return W2GMError(f"{name}:{line}: a token longer than {MAX_TOKEN_CHARS} characters; is this a text file?")
+def _long_token(name: str, line: int) -> TextError:
+    return TextError(name, line, f"a token longer than {MAX_TOKEN_CHARS} characters; is this a text file?")
 
 
 def _last_space(text: str) -> int:
@@ -186,51 +186,71 @@ def iter_token_blocks(
     """Yield the whitespace tokens of ``path`` (``-``: standard input) in order, a block
     at a time.  Errors name the file and the line (counted in the decompressed text)."""
     name = display_name(path)
+    handle, raw = _open_binary(path)
+    with handle:
+        blocks = _blocks(handle, name)
+        if advance is not None:
+            blocks = _advancing(blocks, advance, raw, path == STDIN)
+        yield from token_blocks(blocks, name, encoding_errors)
+
+
+def _advancing(blocks: Iterator[bytes], advance: Advance, raw: BinaryIO, is_stdin: bool) -> Iterator[bytes]:
+    """``blocks``, telling ``advance`` how far into the stored file (compressed or not) each one reaches."""
+    position = 0
+    for data in blocks:
+        now = position + len(data) if is_stdin else raw.tell()
+        advance(now - position)
+        position = now
+        yield data
+
+
+def token_blocks(
+    blocks: Iterable[bytes], name: str, encoding_errors: str = "replace", at_start: bool = True
+) -> Iterator[list[str]]:
+    """The whitespace tokens of a text given as blocks of bytes ending with an empty one.
+    ``at_start``: the blocks begin the file, so its first block is checked for binary data
+    and a byte-order mark is dropped; otherwise they begin just after a whitespace
+    character, and lines and bytes in errors count from there."""
     errors = "w2gm-count-replace" if encoding_errors == "replace" else "strict"
     decoder = codecs.getincrementaldecoder("utf-8")(errors=errors)
     carry = ""  # the last, perhaps unfinished, token of the text so far: never holds a line break
     offset = 0  # bytes read so far
     lines = 0  # line breaks before ``carry``
-    handle, raw = _open_binary(path)
-    position = 0
-    with handle:
-        for data in _blocks(handle, name):
-            if advance is not None:
-                now = offset + len(data) if path == STDIN else raw.tell()
-                advance(now - position)
-                position = now
-            if b"\x00" in data:
-                at = data.index(0)
-                line = lines + data.count(b"\n", 0, at) + 1
-                raise W2GMError(f"{name}:{line}: looks like a binary file (NUL byte at byte {offset + at}), not text")
-            pending = len(decoder.getstate()[0])  # bytes of a character cut by the last block
-            try:
-                text = carry + decoder.decode(data, final=not data)
-            except UnicodeDecodeError as error:
-                line = lines + error.object.count(b"\n", 0, error.start) + 1
-                raise W2GMError(
-                    f"{name}:{line}: invalid UTF-8 at byte {offset - pending + error.start} "
-                    "(use --encoding-errors replace to substitute U+FFFD)"
-                ) from None
-            if offset == 0 and text:
-                _check_not_binary(text, name)
-                # a byte-order mark says "UTF-8"; it is not part of the first word
-                text = text.removeprefix(BYTE_ORDER_MARK)
-            offset += len(data)
-            if data:
-                cut = _last_space(text)
-                if cut < 0 and len(text) > MAX_TOKEN_CHARS:
-                    raise _long_token(name, lines + 1)
-                # keep the tail after the last whitespace for the next block, so that no
-                # token is cut in two
-                text, carry = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else ("", text)
-            tokens = text.split()
-            if tokens and max(map(len, tokens)) > MAX_TOKEN_CHARS:
-                too_long = next(t for t in tokens if len(t) > MAX_TOKEN_CHARS)
-                raise _long_token(name, lines + text.count("\n", 0, text.find(too_long)) + 1)
-            lines += text.count("\n")
-            if tokens:
-                yield tokens
+    for data in blocks:
+        if b"\x00" in data:
+            at = data.index(0)
+            line = lines + data.count(b"\n", 0, at) + 1
+            raise TextError(name, line, "looks like a binary file (NUL byte at byte {byte}), not text", offset + at)
+        pending = len(decoder.getstate()[0])  # bytes of a character cut by the last block
+        try:
+            text = carry + decoder.decode(data, final=not data)
+        except UnicodeDecodeError as error:
+            line = lines + error.object.count(b"\n", 0, error.start) + 1
+            raise TextError(
+                name, line, "invalid UTF-8 at byte {byte} (use --encoding-errors replace to substitute U+FFFD)",
+                offset - pending + error.start,
+            ) from None
+        if offset == 0 and text and at_start:
+            _check_not_binary(text, name)
+            # a byte-order mark says "UTF-8"; it is not part of the first word
+            text = text.removeprefix(BYTE_ORDER_MARK)
+        offset += len(data)
+        if data:
+            cut = _last_space(text)
+            if cut < 0 and len(text) > MAX_TOKEN_CHARS:
+                raise _long_token(name, lines + 1)
+            # keep the tail after the last whitespace for the next block, so that no
+            # token is cut in two
+            text, carry = (text[: cut + 1], text[cut + 1 :]) if cut >= 0 else ("", text)
+        tokens = text.split()
+        if tokens and max(map(len, tokens)) > MAX_TOKEN_CHARS:
+            too_long = next(t for t in tokens if len(t) > MAX_TOKEN_CHARS)
+            raise _long_token(name, lines + text.count("\n", 0, text.find(too_long)) + 1)
+        lines += text.count("\n")
+        if tokens:
+            yield tokens
+        if not data:
+            return
 
 
 @dataclass
@@ -255,21 +275,32 @@ def encode(
     encoding_errors: str = "replace",
     tokenizer: str = "words",
     progress: bool = False,
+    read_workers: int = 0,
 ) -> EncodedCorpus:
     """Read the text files (or directories, or ``-`` for standard input) into
     ``workdir/ids.npy``, as words of ``tokenizer`` (see :mod:`w2gm.tokenize`; ``lowercase``
-    applies to the whitespace tokenizer, the words tokenizer always casefolds).  On any
-    failure the files this wrote are removed, and a failure to write them (a full disk) is
-    a W2GMError."""
+    applies to the whitespace tokenizer, the words tokenizer always casefolds), with
+    ``read_workers`` processes (0: one per usable CPU; 1: this process alone; see
+    :mod:`w2gm.parallel_reading`, which gives the same ids).  On any failure the files this
+    wrote are removed, and a failure to write them (a full disk) is a W2GMError."""
+    # imported here: parallel_reading builds on this module's readers
+    from . import parallel_reading
+
     files = expand_paths(paths)
     workdir = Path(workdir)
     provisional_path, ids_path = workdir / "provisional_ids.bin", workdir / "ids.npy"
     bar = _reading_bar(files) if progress else None
     try:
         workdir.mkdir(parents=True, exist_ok=True)
-        token_ids = TokenIds(token_splitter(tokenizer, lowercase))
-        tokens, replaced = _write_provisional_ids(files, provisional_path, token_ids, encoding_errors, bar)
-        vocab = _write_ids(token_ids.words, provisional_path, ids_path, tokens, min_count, max_vocab)
+        split = token_splitter(tokenizer, lowercase)
+        workers = parallel_reading.worker_count(read_workers, files)
+        if workers > 1:
+            found = parallel_reading.write_provisional_ids(
+                files, provisional_path, split, encoding_errors, bar, workers
+            )
+        else:
+            found = _write_provisional_ids(files, provisional_path, TokenIds(split), encoding_errors, bar)
+        vocab = _write_ids(found, provisional_path, ids_path, min_count, max_vocab)
         provisional_path.unlink()
     except BaseException as error:
         provisional_path.unlink(missing_ok=True)
@@ -280,7 +311,19 @@ def encode(
     finally:
         if bar is not None:
             bar.close()
-    return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), tokens, replaced)
+    return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), found.tokens, found.replaced)
+
+
+@dataclass
+class Provisional:
+    """What a first pass over the text found: its words in order of first appearance (the
+    provisional ids), how often each occurs when the pass counted them, the number of word
+    tokens and of undecodable bytes replaced."""
+
+    words: list[str]
+    counts: np.ndarray | None
+    tokens: int
+    replaced: int
 
 
 def _reading_bar(files: list[Path]) -> tqdm:
@@ -295,9 +338,9 @@ def _reading_bar(files: list[Path]) -> tqdm:
 
 def _write_provisional_ids(
     files: list[Path], provisional_path: Path, token_ids: TokenIds, encoding_errors: str, bar: tqdm | None
-) -> tuple[int, int]:
+) -> Provisional:
     """Write the text as word ids in order of each word's first appearance (``token_ids``
-    keeps the words); return the number of words and of undecodable bytes replaced."""
+    keeps the words)."""
     words = 0
     replaced_before = _replace_counter.count
     advance = bar.update if bar is not None else None
@@ -309,11 +352,19 @@ def _write_provisional_ids(
                 ids = token_ids.encode(tokens)
                 out.write(ids.astype(np.uint32).tobytes())
                 words += len(ids)
-                if bar is not None:
-                    bar.set_postfix_str(f"{words:,} words", refresh=False)
+                show_words(bar, words)
             if words == before:
-                raise W2GMError(f"{display_name(path)}: no words in this {_emptiness(path, had_tokens)}")
-    return words, _replace_counter.count - replaced_before
+                raise no_words(path, had_tokens)
+    return Provisional(token_ids.words, None, words, _replace_counter.count - replaced_before)
+
+
+def show_words(bar: tqdm | None, words: int) -> None:
+    if bar is not None:
+        bar.set_postfix_str(f"{words:,} words", refresh=False)
+
+
+def no_words(path: Path, had_tokens: bool) -> W2GMError:
+    return W2GMError(f"{display_name(path)}: no words in this {_emptiness(path, had_tokens)}")
 
 
 def _emptiness(path: Path, had_tokens: bool) -> str:
@@ -327,19 +378,22 @@ def _emptiness(path: Path, had_tokens: bool) -> str:
 
 
 def _write_ids(
-    words: list[str], provisional_path: Path, ids_path: Path, tokens: int, min_count: int,
-    max_vocab: int | None,
+    found: Provisional, provisional_path: Path, ids_path: Path, min_count: int, max_vocab: int | None
 ) -> Vocabulary:
-    """Count the provisional ids, build the vocabulary and write the text's final ids."""
+    """Count the provisional ids (unless the first pass did), build the vocabulary and
+    write the text's final ids."""
+    words = found.words
     provisional = np.memmap(provisional_path, dtype=np.uint32, mode="r")
-    counts = np.zeros(len(words), dtype=np.int64)
-    for start in range(0, len(provisional), ID_CHUNK):
-        counts += np.bincount(provisional[start : start + ID_CHUNK], minlength=len(words))
+    counts = found.counts
+    if counts is None:
+        counts = np.zeros(len(words), dtype=np.int64)
+        for start in range(0, len(provisional), ID_CHUNK):
+            counts += np.bincount(provisional[start : start + ID_CHUNK], minlength=len(words))
     vocab, remap = Vocabulary.from_counts(words, counts, min_count, max_vocab)
     if len(vocab) < 2:
         raise W2GMError(
             f"only {len(vocab)} distinct word(s) occur at least --min-count={min_count} times "
-            f"in {tokens} tokens; lower --min-count or give more text"
+            f"in {found.tokens} tokens; lower --min-count or give more text"
         )
     ids = np.lib.format.open_memmap(ids_path, mode="w+", dtype=np.int32, shape=(vocab.total,))
     written = 0

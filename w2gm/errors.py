@@ -1,4 +1,6 @@
-"""The one exception type users see: a single-line message, no traceback."""
+"""The exception types users see: a single-line message, no traceback."""
+
+from __future__ import annotations
 
 
 class W2GMError(Exception):
@@ -13,6 +15,23 @@ class W2GMError(Exception):
 
 class ModelFileError(W2GMError):
     """A model file that is missing, truncated, foreign or of an unsupported version."""
+
+
+class TextError(W2GMError):
+    """A fault at a line of a text (and perhaps a byte of it).  A reader of one piece of a
+    file counts both from the start of its piece; :meth:`shifted` places them in the file."""
+
+    def __init__(self, name: str, line: int, what: str, byte: int | None = None) -> None:
+        self.name, self.line, self.what, self.byte = name, line, what, byte
+        super().__init__(f"{name}:{line}: {what.format(byte=byte)}")
+
+    def __reduce__(self) -> tuple:  # raised in a worker process, re-raised here
+        return TextError, (self.name, self.line, self.what, self.byte)
+
+    def shifted(self, lines: int, offset: int) -> TextError:
+        """The same fault in a text that has ``lines`` line breaks and ``offset`` bytes before this one."""
+        byte = None if self.byte is None else self.byte + offset
+        return TextError(self.name, self.line + lines, self.what, byte)
 
 
 def os_reason(error: BaseException) -> str:

@@ -76,6 +76,7 @@ def check_values(config: TrainConfig) -> None:
     _in_range("negative_power", config.negative_power, 0, MAX_NEGATIVE_POWER)
     _in_range("seed", config.seed, 0, MAX_SEED)
     _in_range("threads", config.threads, 0, MAX_THREADS)
+    _in_range("read_workers", config.read_workers, 0, MAX_THREADS)
     if not _DEVICE.match(config.device):
         raise W2GMError(f"--device {config.device!r}: use auto, cpu, cuda or cuda:N")
 

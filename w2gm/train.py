@@ -571,7 +571,7 @@ def _prepare_corpus(
             directory.prepare()
             encoded = corpus_module.encode(
                 _corpus_paths(corpus), directory.path, config.min_count, config.max_vocab,
-                config.lowercase, config.encoding_errors, config.tokenizer, progress,
+                config.lowercase, config.encoding_errors, config.tokenizer, progress, config.read_workers,
             )
             directory.write_corpus(encoded)
         except W2GMError as error:
