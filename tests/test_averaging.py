@@ -119,12 +119,14 @@ def test_sparse_and_dense_merges_give_the_rule_and_the_same_tables(world):
 
 
 def test_a_second_merge_starts_from_the_first_merge():
-    tables = merged_tables(2, sparse_below=1.0, merges=2)
+    """The second dense merge does not look for the changed rows (the first found too many)."""
+    tables, dense = merged_tables(2, sparse_below=1.0, merges=2), merged_tables(2, sparse_below=0.0, merges=2)
     twice = [start + 2 * (merged - start) for start, merged in zip(start_tables(), merged_tables(2, 1.0)[0],
                                                                    strict=False)]
     for t in range(len(twice)):
         torch.testing.assert_close(tables[0][t], twice[t])
-    assert tables[0][-1].merges == 2
+        assert torch.equal(tables[0][t], dense[0][t]) and torch.equal(dense[0][t], dense[1][t])
+    assert tables[0][-1].merges == 2 and tables[0][-1].sparse == 2 and dense[0][-1].sparse == 0
 
 
 def test_one_rank_merges_nothing():

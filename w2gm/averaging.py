@@ -19,7 +19,10 @@ column per parameter counting the ranks that moved it, summed over the ranks in 
 all-reduce and written back.  When the union is most of the vocabulary the gather and
 scatter cost more than they save, and the whole tables are packed instead: the same
 arithmetic on every row, so both ways give the same tables (a row outside the union has
-no change on any rank, so the dense rule leaves it as it was).
+no change on any rank, so the dense rule leaves it as it was).  Finding the union costs a
+pass over the tables, so after a merge that went dense the next ones go dense without
+looking, for ``PROBE_EVERY`` merges: how much of the vocabulary a span touches changes
+slowly over a run.
 
 Every rank starts from the same seed, so from identical tables, and ends every merge with
 identical tables.
@@ -40,6 +43,9 @@ from .distributed import Group
 #: Above this share of the vocabulary in the union of changed rows, merge the whole tables.
 SPARSE_BELOW = 0.5
 
+#: A dense merge looks for the changed rows again after this many merges.
+PROBE_EVERY = 10
+
 #: Sums a tensor over the ranks, in place (``dist.all_reduce``; tests simulate ranks).
 Reduce = Callable[[Tensor], object]
 
@@ -49,7 +55,7 @@ class MergeStats:
     """What the merges of a run cost, for the training summary."""
 
     merges: int = 0
-    #: the union's all-reduce, which is where a rank waits for the slowest one
+    #: waiting for the slowest rank to finish its span
     wait_seconds: float = 0.0
     #: rows sent over all merges (the whole vocabulary for a dense merge)
     rows: int = 0
@@ -77,6 +83,8 @@ class ModelAverager:
         self.sparse_below = sparse_below
         self.reduce: Reduce = reduce or dist.all_reduce
         self.stats = MergeStats()
+        self.last_sparse = False
+        self.arrived = torch.zeros(1, device=self.tensors[0].device)
         # a world of one merges nothing and needs no copy of the model
         self.snapshots = [t.clone() for t in self.tensors] if group.active else []
 
@@ -84,16 +92,27 @@ class ModelAverager:
         if not self.group.active:
             return
         started = time.monotonic()
-        rows = self._changed_rows()
+        self.reduce(self.arrived)  # one number: it returns once the slowest rank has come
+        self._synchronize()
         self.stats.wait_seconds += time.monotonic() - started
+        # finding the changed rows costs a pass over the tables: after a merge that found most
+        # rows changed, the next ones go dense without looking, until the next probe
+        rows = None
+        if self.last_sparse or self.stats.merges % PROBE_EVERY == 0:
+            rows = self._changed_rows()
+            if len(rows) > self.sparse_below * self.vocabulary:
+                rows = None
         self.stats.merges += 1
-        if len(rows) == 0:  # the same on every rank: nobody changed anything
+        self.last_sparse = rows is not None  # the same on every rank: it follows from all-reduced flags
+        if rows is not None and len(rows) == 0:  # nobody changed anything
             return
-        sparse = len(rows) <= self.sparse_below * self.vocabulary
-        self.stats.rows += len(rows) if sparse else self.vocabulary
-        self.stats.sparse += sparse
-        self._merge_rows(rows if sparse else None)
-        if self.tensors[0].is_cuda:  # NCCL works on a stream: wait, so that the merge is timed whole
+        self.stats.rows += self.vocabulary if rows is None else len(rows)
+        self.stats.sparse += rows is not None
+        self._merge_rows(rows)
+        self._synchronize()  # so that the merge is timed whole
+
+    def _synchronize(self) -> None:
+        if self.tensors[0].is_cuda:  # NCCL works on a stream
             torch.cuda.synchronize()
 
     def _changed_rows(self) -> Tensor:
@@ -112,29 +131,27 @@ class ModelAverager:
             return _rows_view(tensor) if rows is None else _rows_view(tensor).index_select(0, rows)
 
         before = [take(s) for s in self.snapshots]
-        widths = [b.shape[1] for b in before]
         count = before[0].shape[0]
-        # layout: every tensor's change, then one "moved" column per parameter
-        packed = torch.empty(count, sum(widths) + len(self.parameters), dtype=before[0].dtype,
-                             device=before[0].device)
-        columns = []
-        start = 0
-        for tensor, old, width in zip(self.tensors, before, widths, strict=True):
-            change = packed[:, start:start + width]
+        # one flat buffer: every tensor's change as a contiguous [count, width] block, then a
+        # [parameters, count] block counting, row by row, the ranks that moved each parameter
+        sizes = [b.numel() for b in before] + [count * len(self.parameters)]
+        packed = torch.empty(sum(sizes), dtype=before[0].dtype, device=before[0].device)
+        blocks = torch.split(packed, sizes)
+        columns = [block.view(old.shape) for block, old in zip(blocks, before, strict=False)]
+        movers = blocks[-1].view(len(self.parameters), count)
+        for p, (tensor, old, change) in enumerate(zip(self.tensors, before, columns, strict=True)):
             torch.sub(take(tensor), old, out=change)
-            columns.append(change)
-            start += width
-        movers = packed[:, start:]
-        for p in range(len(self.parameters)):
-            movers[:, p] = (columns[p] != 0).any(dim=1)
+            if p < len(self.parameters):
+                movers[p].copy_((change != 0).any(dim=1))
         self.reduce(packed)
         for i, (tensor, snapshot, old) in enumerate(zip(self.tensors, self.snapshots, before, strict=True)):
             change = columns[i]
             if i < len(self.parameters):
-                change = change / movers[:, i:i + 1].clamp(min=1)
-            merged = old + change
-            for target in (tensor, snapshot):
-                if rows is None:
-                    _rows_view(target).copy_(merged)
-                else:
-                    _rows_view(target).index_copy_(0, rows, merged)
+                change.div_(movers[i].clamp(min=1).unsqueeze(1))
+            if rows is None:  # ``old`` is the snapshot itself
+                torch.add(old, change, out=_rows_view(tensor))
+                snapshot.copy_(tensor)
+            else:  # ``old`` is a gathered copy
+                merged = old.add_(change)
+                _rows_view(tensor).index_copy_(0, rows, merged)
+                _rows_view(snapshot).index_copy_(0, rows, merged)

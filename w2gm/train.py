@@ -504,7 +504,7 @@ class Trainer:
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
                         train_seconds += time.monotonic() - span_start
-                        if first_span_seconds is None:  # a JIT engine compiles in its first span
+                        if first_span_seconds is None:  # far above the others: a warm-up left in the clock
                             first_span_seconds = time.monotonic() - span_start
                         position.partial = None
                         if chunks.stopped:
