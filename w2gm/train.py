@@ -430,8 +430,8 @@ class Trainer:
         raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
 
     def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
-        """On a GPU the whole id array is copied there once; on the CPU spans are read from
-        the memory map as they come."""
+        """On a GPU the shard's ids are copied there once; on the CPU spans are read from the
+        memory map as they come."""
         if self.device.type == "cuda":
             return torch.from_numpy(np.ascontiguousarray(ids)).to(self.device)
         return ids
@@ -462,7 +462,7 @@ class Trainer:
         position = position or Position()
         offsets = self._resume_offsets(position, sizes, length)
         total = length * config.epochs
-        data = self._corpus_on_device(ids)
+        data = self._corpus_on_device(ids[slice(*shards[group.rank])])  # this rank's shard only
         averager = self._averager()
         bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
                    disable=not (progress and group.is_main), dynamic_ncols=True)
@@ -496,11 +496,10 @@ class Trainer:
                     loss, pairs = 0.0, 0
                     if end > begin:
                         lr_start = learning_rate(config, (epoch * size + begin) / (size * config.epochs))
-                        shard_start = shards[group.rank][0]
                         chunks = self._chunks(position, (begin, end), stop)
                         span_start = time.monotonic()
                         loss, pairs = self.updater.train_span(
-                            self._span(data, shard_start + begin, shard_start + end), lr_start, lr,
+                            self._span(data, begin, end), lr_start, lr,
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
                         train_seconds += time.monotonic() - span_start
