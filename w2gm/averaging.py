@@ -14,9 +14,9 @@ The rule, for every row of every table (the README's design notes):
 A row that no rank changed needs no traffic, and with a large vocabulary most rows are
 not touched by a span.  So a merge first sums, over the ranks, a per-row flag "this rank
 changed the row in some table" (one small all-reduce of ``rows`` int32s); only the union
-of those rows is gathered from every table, packed side by side into one buffer with a
-column per parameter counting the ranks that moved it, summed over the ranks in one
-all-reduce and written back.  When the union is most of the vocabulary the gather and
+of those rows is gathered from every table into one flat buffer (each table's changes a
+contiguous block, then per parameter a count of the ranks that moved each row), summed
+over the ranks in one all-reduce and written back.  When the union is most of the vocabulary the gather and
 scatter cost more than they save, and the whole tables are packed instead: the same
 arithmetic on every row, so both ways give the same tables (a row outside the union has
 no change on any rank, so the dense rule leaves it as it was).  Finding the union costs a
