@@ -53,6 +53,12 @@ def test_two_ranks_end_identical_and_recover_both_senses(corpus, tmp_path):
     model = ranks[0]
     assert model.training["world_size"] == 2
     assert model.training["tokens"] == PLANTED["epochs"] * model.training["raw_tokens"]  # min_count 1
+    # one merge a span, each accounted for in the summary's time split
+    raw, t = model.training["raw_tokens"], model.training
+    assert t["merges"] == PLANTED["epochs"] * -(-(raw - raw // 2) // RANKED["span_tokens"])
+    assert 0 < t["merged_rows"] <= 1 and 0 <= t["merge_wait_seconds"] <= t["merge_seconds"]
+    assert 0 < t["first_span_seconds"] <= t["train_seconds"] < t["train_seconds"] + t["merge_seconds"] <= t[
+        "session_seconds"]
     senses = [sense_of(model, f"{AMBIGUOUS}:{k}") for k in range(2)]
     assert sorted(topic for topic, _ in senses) == ["money", "river"], senses
     assert all(agreeing >= 4 for _, agreeing in senses), senses

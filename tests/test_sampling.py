@@ -73,3 +73,17 @@ def test_sampling_is_reproducible_with_a_seed():
     for x, y in zip(a.pairs(ids), b.pairs(ids), strict=True):
         assert torch.equal(x, y)
     assert torch.equal(a.negatives(100, 2), b.negatives(100, 2))
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 40])
+def test_pairs_in_order_are_the_plain_loop_over_offsets_sides_and_centres(length):
+    """Unshuffled, the pairs come offset by offset, right contexts then left ones, centres
+    in text order: what resumed runs and the engines' shuffles rely on."""
+    _, sampler = make_sampler(window=4, seed=length)
+    ids = (torch.arange(length) * 7) % len(COUNTS)  # every token kept: subsample 0
+    centre, context = sampler.pairs(ids, shuffle=False)
+    sampler.generator.manual_seed(length)
+    sizes = sampler.window_sizes(sampler.subsample(ids).numel()).tolist()
+    expected = [(ids[p], ids[p + side * o]) for o in range(1, 5) for side in (1, -1) for p in range(length)
+                if sizes[p] >= o and 0 <= p + side * o < length]
+    assert list(zip(centre.tolist(), context.tolist(), strict=True)) == [(int(a), int(b)) for a, b in expected]

@@ -169,3 +169,10 @@ def test_no_pairs_changes_nothing():
     for key, value in state(t).items():
         assert torch.equal(value, before[key])
 
+
+def test_compiling_ahead_leaves_the_tables_as_they_were():
+    t = on_device(trainer(TrainConfig(components=2, dim=4, separate_output=True)))
+    before = {k: v.clone() for k, v in state(t).items()}
+    TritonUpdater.from_trainer(t).compile()
+    for key, value in state(t).items():
+        assert torch.equal(value, before[key]), key

@@ -1,20 +1,8 @@
-"""Several processes, one model: torch.distributed set-up, corpus shards and model averaging.
+"""Several processes, one model: torch.distributed set-up and corpus shards.
 
 ``torchrun --nproc-per-node N -m w2gm train ...`` starts N processes; each trains on its own
 contiguous shard of the corpus ids with the fast single-process engine, and after every
-span the ranks merge what they learnt (design notes in the README):
-
-* parameters: each row becomes its value at the last merge plus the mean of the changes of
-  the ranks that moved it, ``theta <- theta_0 + sum_r delta_r / max(1, n_row)`` with
-  ``n_row`` the number of ranks whose copy of the row changed.  A word that only one rank
-  saw keeps that rank's whole update (plain averaging would divide it by N); a frequent
-  word gets the average of the ranks' updates, as in model averaging (local SGD).
-* Adagrad sums of squared gradients: ``G <- G_0 + sum_r delta_r``, the sum a single
-  process would have accumulated from all those gradients.
-
-Every rank starts from the same seed, so from identical tables, and ends every span with
-identical tables.  One all-reduce of the dense tables per span: its cost is measured in
-benchmarks/distributed.py.
+span the ranks merge what they learnt (:mod:`w2gm.averaging`; design notes in the README).
 """
 
 from __future__ import annotations
@@ -26,7 +14,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
-from torch import Tensor
 
 from .errors import W2GMError
 
@@ -107,35 +94,3 @@ def finish(group: Group) -> None:
     if group.active and dist.is_initialized():
         dist.destroy_process_group()
 
-
-class ModelAverager:
-    """Merges the ranks' tables after each span (see the module notes for the rule)."""
-
-    def __init__(self, group: Group, parameters: Sequence[Tensor], accumulators: Sequence[Tensor]) -> None:
-        self.group = group
-        self.parameters = list(parameters)
-        self.accumulators = list(accumulators)
-        # a world of one merges nothing and needs no copy of the model
-        self.parameter_snapshots = [p.clone() for p in self.parameters] if group.active else []
-        self.accumulator_snapshots = [a.clone() for a in self.accumulators] if group.active else []
-
-    def merge(self) -> None:
-        if not self.group.active:
-            return
-        for current, snapshot in zip(self.parameters, self.parameter_snapshots, strict=True):
-            change = current - snapshot
-            rows = change.flatten(1)
-            moved = (rows != 0).any(dim=1).to(change.dtype)
-            # one all-reduce per table: the changes with the per-row count of ranks that moved it
-            packed = torch.cat([rows, moved.unsqueeze(1)], dim=1)
-            dist.all_reduce(packed)
-            merged = packed[:, :-1] / packed[:, -1:].clamp(min=1)
-            current.copy_(snapshot + merged.view_as(current))
-            snapshot.copy_(current)
-        for current, snapshot in zip(self.accumulators, self.accumulator_snapshots, strict=True):
-            change = current - snapshot
-            dist.all_reduce(change)
-            current.copy_(snapshot + change)
-            snapshot.copy_(current)
-        if self.parameters[0].is_cuda:  # NCCL works on a stream: wait, so that the merge is timed whole
-            torch.cuda.synchronize()

@@ -48,22 +48,31 @@ class PairSampler:
     def pairs(self, ids: Tensor, shuffle: bool = True) -> tuple[Tensor, Tensor]:
         """(centre, context) id pairs of the span ``ids``, optionally in random order.
 
-        One loop per offset o = 1..window (not per token): centre i pairs with i + o and
-        i - o wherever its window size b_i >= o.
+        Centre i pairs with i + o and i - o for every offset o <= its window size b_i.  The
+        pairs come in the order (offset, right then left, centre position), found by one
+        ``nonzero`` over a ``[window, 2, kept]`` mask: one host sync per span, where a
+        boolean index per offset and side made 2 x window of them (on a GPU each stalls
+        the queue of kernels).
         """
         kept = self.subsample(ids)
-        sizes = self.window_sizes(len(kept))
-        positions = torch.arange(len(kept), device=self.device)
-        centres, contexts = [], []
-        for offset in range(1, min(self.window, len(kept) - 1) + 1):
-            right = positions[: len(kept) - offset][sizes[: len(kept) - offset] >= offset]
-            left = positions[offset:][sizes[offset:] >= offset]
-            centres += [kept[right], kept[left]]
-            contexts += [kept[right + offset], kept[left - offset]]
-        if not centres:
+        count = len(kept)
+        widest = min(self.window, count - 1)
+        sizes = self.window_sizes(count)
+        if widest < 1:
             empty = ids.new_empty(0)
             return empty, empty
-        centre, context = torch.cat(centres), torch.cat(contexts)
+        offsets = torch.arange(1, widest + 1, device=self.device).unsqueeze(1)  # [W, 1]
+        positions = torch.arange(count, device=self.device)
+        inside = sizes >= offsets  # [W, kept]
+        mask = torch.stack([inside & (positions < count - offsets), inside & (positions >= offsets)], dim=1)
+        found = mask.flatten().nonzero().squeeze(1)
+        del inside, mask
+        centre_at = found % count
+        found //= count  # 2 (o - 1) + side, side 0 the right context, 1 the left one
+        # context position: centre + o on the right, centre - o on the left
+        context_at = centre_at + (found // 2 + 1) * (1 - 2 * (found % 2))
+        del found
+        centre, context = kept[centre_at], kept[context_at]
         if shuffle:
             order = torch.randperm(len(centre), generator=self.generator, device=self.device)
             centre, context = centre[order], context[order]

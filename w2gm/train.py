@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from . import autopreset, distributed, limits, optim, usage
 from . import corpus as corpus_module
+from .averaging import ModelAverager
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
@@ -335,14 +336,14 @@ class Trainer:
         sums = [t.sum() for table in self.tables.values() for t in table.parameters().values()]
         return bool(torch.stack(sums).isfinite().all())
 
-    def _averager(self) -> distributed.ModelAverager:
+    def _averager(self) -> ModelAverager:
         parameters = [t for table in self.tables.values() for t in table.parameters().values()]
         accumulators = [
             t for opt in self.optimizers.values() for k, t in opt.state_dict().items() if k.startswith("sum_squares")
         ]
         if self.group.active and self.config.optimizer != "adagrad":
             raise W2GMError("training on several ranks supports --optimizer adagrad only")
-        return distributed.ModelAverager(self.group, parameters, accumulators)
+        return ModelAverager(self.group, parameters, accumulators)
 
     # ---------------------------------------------------------------- the loop
 
@@ -403,8 +404,8 @@ class Trainer:
         raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
 
     def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
-        """On a GPU the whole id array is copied there once; on the CPU spans are read from
-        the memory map as they come."""
+        """On a GPU the shard's ids are copied there once; on the CPU spans are read from the
+        memory map as they come."""
         if self.device.type == "cuda":
             return torch.from_numpy(np.ascontiguousarray(ids)).to(self.device)
         return ids
@@ -435,20 +436,26 @@ class Trainer:
         position = position or Position()
         offsets = self._resume_offsets(position, sizes, length)
         total = length * config.epochs
-        data = self._corpus_on_device(ids)
+        data = self._corpus_on_device(ids[slice(*shards[group.rank])])  # this rank's shard only
         averager = self._averager()
         bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
                    disable=not (progress and group.is_main), dynamic_ncols=True)
+        compile_start = time.monotonic()
+        if self.backend in ("numba", "triton"):
+            self.updater.compile()  # type: ignore[attr-defined]  # before signals only set a flag
+        compile_seconds = time.monotonic() - compile_start
+        # the ranks start the clock together: rank 0 would otherwise time, in its first merge,
+        # the others still mapping the corpus it wrote and building their tables
+        group.sum([0.0])
         session_tokens, session_start, earlier_seconds = 0, time.monotonic(), position.seconds
-        merge_seconds = 0.0
+        merge_seconds = train_seconds = 0.0
+        first_span_seconds: float | None = None
         last_checkpoint, spans_since = time.monotonic(), 0
         lr = learning_rate(config, position.tokens / total)
         # a resumed run whose checkpoint was saved after the split has split already
         self._split_after = split_tokens(total, config.split_at) if self.splits else None
         if self._split_after is not None and position.tokens >= self._split_after:
             self._split_after = None
-        if self.backend == "numba":
-            self.updater.compile()  # type: ignore[attr-defined]  # before signals only set a flag
         with _StopRequest(enabled=checkpointing is not None) as stop:
             for epoch in range(position.epoch, config.epochs):
                 spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))
@@ -463,12 +470,15 @@ class Trainer:
                     loss, pairs = 0.0, 0
                     if end > begin:
                         lr_start = learning_rate(config, (epoch * size + begin) / (size * config.epochs))
-                        shard_start = shards[group.rank][0]
                         chunks = self._chunks(position, (begin, end), stop)
+                        span_start = time.monotonic()
                         loss, pairs = self.updater.train_span(
-                            self._span(data, shard_start + begin, shard_start + end), lr_start, lr,
+                            self._span(data, begin, end), lr_start, lr,
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
+                        train_seconds += time.monotonic() - span_start
+                        if first_span_seconds is None:  # far above the others: a warm-up left in the clock
+                            first_span_seconds = time.monotonic() - span_start
                         position.partial = None
                         if chunks.stopped:
                             assert checkpointing is not None  # signals are only caught when checkpointing
@@ -518,6 +528,14 @@ class Trainer:
             "backend": self.backend,
             "world_size": group.world_size,
             "merge_seconds": merge_seconds,
+            # where the time went (benchmarks/distributed.py): the engine's spans, the merges,
+            # within them the wait for the slowest rank, and the share of the rows they sent
+            "train_seconds": train_seconds,
+            "first_span_seconds": first_span_seconds or 0.0,
+            "compile_seconds": compile_seconds,
+            "merge_wait_seconds": averager.stats.wait_seconds,
+            "merges": averager.stats.merges,
+            "merged_rows": averager.stats.rows / max(1, averager.stats.merges * len(self.vocab)),
             "session_seconds": session_seconds,
         }
 
