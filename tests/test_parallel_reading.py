@@ -96,6 +96,8 @@ def test_the_pieces_tile_the_file_and_cut_only_after_whitespace(tmp_path):
     with open(path, "rb") as handle:
         starts = parallel_reading._range_starts(handle, len(data), 97)
     assert len(starts) > 50 and starts == sorted(set(starts))
+    with open(path, "rb") as handle:  # the first piece holds the first block, checked for binary data
+        assert 500 < parallel_reading._range_starts(handle, len(data), 97, first_bytes=500)[1] < 600
     # each piece ends with a whitespace character, so no word or character is cut in two
     pieces = [data[a:b].decode() for a, b in zip(starts, [*starts[1:], None], strict=True)]
     assert all(piece[-1].isspace() for piece in pieces[:-1])

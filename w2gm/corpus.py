@@ -7,6 +7,8 @@ the tokenizer (:mod:`w2gm.tokenize`); ``-`` names standard input, read the same 
 One pass assigns every word a provisional id in order of first appearance; counting those
 ids then gives the vocabulary, and a remapping pass writes the final ids (dropping words
 under the minimum count, as word2vec does) to ``ids.npy``, which each epoch memory-maps.
+The first pass can be shared out among processes (:mod:`w2gm.parallel_reading`), with
+the same ids.
 """
 
 from __future__ import annotations

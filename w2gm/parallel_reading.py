@@ -53,8 +53,10 @@ from .corpus import STDIN, Provisional, display_name
 from .errors import TextError, W2GMError
 from .tokenize import TokenIds
 
-#: The smallest piece worth a task: below this, a file is read in one piece.
-MIN_PIECE_BYTES = 4 << 20
+#: The smallest piece worth a task (the first piece of a file is at least a block, where
+#: the serial reader looks for binary data); plain files smaller than this in all are read
+#: by one process.
+MIN_PIECE_BYTES = 1 << 20
 #: The largest piece: bounds the memory each piece in flight holds.
 MAX_PIECE_BYTES = 32 << 20
 #: Pieces per worker, when the input's size is known: enough that the workers finish together.
@@ -218,7 +220,7 @@ def _file_pieces(
         return
     if handle is raw and path != STDIN:
         with handle:
-            starts = _range_starts(handle, handle.seek(0, os.SEEK_END), piece_bytes)
+            starts = _range_starts(handle, handle.seek(0, os.SEEK_END), piece_bytes, block_bytes)
         for start, stop in zip(starts, [*starts[1:], None], strict=True):
             yield Piece(path, file, start, stop)
         return
@@ -229,11 +231,12 @@ def _file_pieces(
         yield from _stream_pieces(path, file, blocks, piece_bytes, block_bytes)
 
 
-def _range_starts(handle: corpus.BinaryIO, size: int, piece_bytes: int) -> list[int]:
-    """Where the byte ranges of a plain file start: about every ``piece_bytes``, each just
-    after the first whitespace at or past that point."""
+def _range_starts(handle: corpus.BinaryIO, size: int, piece_bytes: int, first_bytes: int = 0) -> list[int]:
+    """Where the byte ranges of a plain file start: about every ``piece_bytes`` (the first
+    range at least ``first_bytes`` long), each just after the first whitespace at or past
+    that point."""
     starts = [0]
-    for planned in range(piece_bytes, size, piece_bytes):
+    for planned in range(max(piece_bytes, first_bytes), size, piece_bytes):
         if planned <= starts[-1]:
             continue  # the last cut was found beyond this point
         handle.seek(planned)
@@ -259,9 +262,11 @@ def _stream_pieces(
             cut = len(buffer) if not data else _after_last_space(buffer, max(searched - 3, block_bytes))
             searched = len(buffer)
             if cut < block_bytes and data:
-                if len(buffer) < piece_bytes + CUT_WINDOW:
+                if len(buffer) < block_bytes + CUT_WINDOW:
                     continue
-                cut = len(buffer)  # a token far over the length limit: the worker reports it
+                # no whitespace in the last CUT_WINDOW bytes or more: a token far over the
+                # length limit, which the worker reports
+                cut = len(buffer)
             if cut or start == 0:
                 yield Piece(path, file, start, data=bytes(buffer[:cut]))
             start += cut
@@ -354,7 +359,7 @@ def write_provisional_ids(
     """As :func:`w2gm.corpus._write_provisional_ids`, with ``workers`` processes: the same
     ids, words and errors, and the words' counts."""
     block_bytes = block_bytes or corpus.BLOCK_BYTES
-    piece_bytes = max(piece_bytes or piece_size(files, workers), block_bytes)
+    piece_bytes = piece_bytes or piece_size(files, workers)
     advance = bar.update if bar is not None else None
     pieces = (piece for file, path in enumerate(files)
               for piece in _file_pieces(path, file, piece_bytes, block_bytes, advance))
