@@ -30,6 +30,7 @@ initial values) — the junk component of the issue.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -46,7 +47,7 @@ from senses import normalised_copy  # noqa: E402
 
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
-from w2gm.energy import partial_log_energies  # noqa: E402
+from w2gm.energy import log_energy_and_shares  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
 from w2gm.train import Trainer, resolve_device  # noqa: E402
 
@@ -68,10 +69,8 @@ def draw_probes(trainer: Trainer, ids: np.ndarray, probes: int, ranks: tuple[int
 def responsibilities(word: MixtureTable, output: MixtureTable, w: torch.Tensor, c: torch.Tensor) -> tuple:
     """rho_i (the posterior of the word's component i, summed over the context's
     components) and log E for each (w, c)."""
-    xi = partial_log_energies(word.means[w], word.log_variances[w], output.means[c], output.log_variances[c])
-    weighted = xi + word.log_weights()[w].unsqueeze(-1) + output.log_weights()[c].unsqueeze(-2)
-    log_energy = torch.logsumexp(weighted.flatten(-2), dim=-1)
-    rho = (weighted - log_energy[:, None, None]).exp().sum(-1)
+    log_energy, rho = log_energy_and_shares(word.means[w], word.log_variances[w], word.log_weights()[w],
+                                            output.means[c], output.log_variances[c], output.log_weights()[c])
     return rho, log_energy
 
 
@@ -161,10 +160,9 @@ def main() -> None:
         encoded = corpus_module.encode([text], Path(workdir) / "ids", min_count=5)
         ids = np.asarray(encoded.ids)
         options = dict(parse_option(o) for o in args.option)
-        probe_config = make_config(args.preset, components=2, device=device.type, seed=args.seed, **options)
-        span = -(-len(ids) * probe_config.epochs // args.spans)
-        config = make_config(args.preset, components=2, device=device.type, seed=args.seed, span_tokens=span,
-                             **options)
+        config = make_config(args.preset, components=2, device=device.type, seed=args.seed, **options)
+        span = -(-len(ids) * config.epochs // args.spans)
+        config = dataclasses.replace(config, span_tokens=span)
         trainer = RecordingTrainer(encoded.vocab, config, device)
         if args.equal_norms:
             for table in trainer.tables.values():

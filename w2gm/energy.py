@@ -73,6 +73,23 @@ def log_expected_likelihood(
     return torch.logsumexp(weighted.flatten(-2), dim=-1)
 
 
+def log_energy_and_shares(
+    means_f: Tensor,
+    log_variances_f: Tensor,
+    log_weights_f: Tensor,
+    means_g: Tensor,
+    log_variances_g: Tensor,
+    log_weights_g: Tensor,
+) -> tuple[Tensor, Tensor]:
+    """log E(f, g) ``[...]`` and each component of f's share of it, rho_i = sum_j r_ij with
+    r_ij = exp(log p_i + log q_j + xi_ij - log E) (the posterior of f's component i given g),
+    shape ``[..., K_f]``."""
+    xi = partial_log_energies(means_f, log_variances_f, means_g, log_variances_g)
+    joint = xi + log_weights_f.unsqueeze(-1) + log_weights_g.unsqueeze(-2)
+    log_energy = torch.logsumexp(joint.flatten(-2), dim=-1)
+    return log_energy, (joint - log_energy[..., None, None]).exp().sum(-1)
+
+
 def gaussian_kl(
     means_f: Tensor,
     log_variances_f: Tensor,

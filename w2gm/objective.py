@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from .config import TrainConfig
-from .energy import VARIANCE_EPSILON, log_expected_likelihood, partial_log_energies
+from .energy import VARIANCE_EPSILON, log_energy_and_shares, log_expected_likelihood, partial_log_energies
 
 Mixtures = tuple[Tensor, Tensor, Tensor]
 
@@ -61,10 +61,8 @@ def max_margin_loss(
     """
     means, log_variances, log_weights = word
     if objective == "sense":
-        xi = partial_log_energies(means, log_variances, context[0], context[1])  # [B, K, K]
-        joint = xi + log_weights.unsqueeze(-1) + context[2].unsqueeze(-2)
-        positive_energy = torch.logsumexp(joint.flatten(-2), dim=-1)
-        share = torch.softmax(joint.flatten(-2), dim=-1).unflatten(-1, xi.shape[-2:]).sum(-1).detach()  # rho
+        positive_energy, share = log_energy_and_shares(*word, *context)
+        share = share.detach()  # rho, held constant
         xi = partial_log_energies(means.unsqueeze(1), log_variances.unsqueeze(1), negative[0], negative[1])
         per_component = torch.logsumexp(xi + negative[2].unsqueeze(-2), dim=-1)  # [B, N, K]
         negative_energy = (share.unsqueeze(1) * per_component).sum(-1)

@@ -476,9 +476,10 @@ class Trainer:
                             self._span(data, begin, end), lr_start, lr,
                             span_seed(config.seed, group.rank, epoch, begin),
                         )
-                        train_seconds += time.monotonic() - span_start
+                        span_seconds = time.monotonic() - span_start
+                        train_seconds += span_seconds
                         if first_span_seconds is None:  # far above the others: a warm-up left in the clock
-                            first_span_seconds = time.monotonic() - span_start
+                            first_span_seconds = span_seconds
                         position.partial = None
                         if chunks.stopped:
                             assert checkpointing is not None  # signals are only caught when checkpointing
