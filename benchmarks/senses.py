@@ -82,9 +82,48 @@ class ResetTrainer(Trainer):
             optimizer.sum_squares["means"].fill_(0.1)  # RowAdagrad's initial accumulator
 
 
+class ReviveTrainer(Trainer):
+    """Dead components revived: at a quarter, half and three quarters of the run, a usage
+    pass over 8M tokens finds the input components that win under 2 % of their word's tokens
+    (words seen at least 50 times in it), and each restarts as its word's most used component
+    plus N(0, 0.05^2) noise per dimension, with that component's variance, logit and Adagrad
+    sums: the split of split.py, only for the words whose other component died."""
+
+    MOMENTS = (0.25, 0.5, 0.75)
+    NOISE = 0.05
+
+    def fit(self, ids: np.ndarray, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.corpus_ids, self.moments = ids, list(self.MOMENTS)
+        return super().fit(ids, *args, **kwargs)
+
+    def after_span(self, tokens: int, total: int) -> None:
+        super().after_span(tokens, total)
+        if self.moments and tokens >= self.moments[0] * total and tokens < total:
+            while self.moments and tokens >= self.moments[0] * total:
+                self.moments.pop(0)
+            self.revive(tokens)
+
+    def revive(self, tokens: int) -> None:
+        words = self.tables["input"]
+        counts = count_winners(words, self.tables.get("output", words), self.corpus_ids, self.config.window,
+                               self.device, max_tokens=1 << 23)
+        dead = ~Usage.from_counts(counts, min_evidence=50).active
+        rows, components = (t.to(self.device) for t in dead.nonzero(as_tuple=True))
+        live = counts.argmax(-1).to(self.device)[rows]
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(self.config.seed * 1000 + tokens % 1000)
+        state = self.optimizers["input"].sum_squares
+        for name, tensor in words.parameters().items():
+            for target in (tensor, state[name]):
+                target[rows, components] = target[rows, live]
+        noise = torch.randn(words.means[rows, components].shape, generator=generator, device=self.device)
+        words.means[rows, components] += self.NOISE * noise
+        print(f"    revived {len(rows):,} components at {tokens / 1e6:.0f}M tokens", flush=True)
+
+
 #: Variants that are not training options: the Trainer subclass they train with, and
 #: whether the weights are set from usage after training.
-TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer}
+TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer, "K=2 nll revive": ReviveTrainer}
 USAGE_WEIGHTS = {"K=2 split+usage", "K=2 sense+usage"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -117,6 +156,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 nll": {"components": 2, "objective": "nll"},
     "K=2 nll split": {"components": 2, "objective": "nll", "split_at": 0.4},
     "K=1 nll": {"components": 1, "objective": "nll"},
+    # the small preset before it took five negatives
+    "K=2 nll neg1": {"components": 2, "objective": "nll", "negatives": 1},
+    "K=1 nll neg1": {"components": 1, "objective": "nll", "negatives": 1},
+    "K=2 nll revive": {"components": 2, "objective": "nll"},
 }
 
 

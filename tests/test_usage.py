@@ -29,15 +29,20 @@ def reference_counts(model, ids: np.ndarray, window: int, positions) -> np.ndarr
     return counts
 
 
-@pytest.mark.parametrize("max_tokens", [1000, 300])
-def test_counting_pass_matches_the_one_token_reference(max_tokens):
-    """Whole text, then a sample of blocks: chunk and block edges must not change a window."""
-    model = random_model([f"w{i}" for i in range(12)], k=3, d=4, seed=2)
+@pytest.mark.parametrize(("max_tokens", "engine", "covariance"), [
+    (1000, "torch", "spherical"), (300, "torch", "spherical"), (1000, "numba", "spherical"),
+    (300, "numba", "spherical"), (300, "numba", "diagonal"), (300, "torch", "diagonal"),
+])
+def test_counting_pass_matches_the_one_token_reference(max_tokens, engine, covariance):
+    """Whole text, then a sample of blocks: chunk, piece and block edges must not change a
+    window, and the compiled CPU loop must pick the winners the batched posteriors pick."""
+    model = random_model([f"w{i}" for i in range(12)], k=3, d=4, covariance=covariance, seed=2)
     ids = np.random.default_rng(0).integers(0, 12, size=600)
     block, window = 128, 3
     starts = usage.sample_positions(len(ids), max_tokens, block)
     positions = [t for s in starts for t in range(s, min(len(ids), s + block))]
-    counts = usage.count_winners(model.input, model.output, ids, window, max_tokens=max_tokens, chunk=50, block=block)
+    counts = usage.count_winners(model.input, model.output, ids, window, max_tokens=max_tokens, chunk=50, block=block,
+                                 engine=engine, threads=3)
     expected = reference_counts(model, ids, window, positions)
     assert counts.sum() == len(positions) == (len(ids) if max_tokens > len(ids) else len(starts) * block)
     np.testing.assert_array_equal(counts.numpy(), expected)

@@ -41,7 +41,7 @@ RULES: tuple[Rule, ...] = (
          "up to 1.5M tokens: the small-corpus settings with twice the passes"),
     Rule("small", 50e6, PRESETS["small"],
          "up to 50M tokens: keep more frequent words, a faster rate, more passes"),
-    Rule("medium", 500e6, {"subsample": 3e-5, "lr": 0.07, "epochs": 7, "objective": "nll"},
+    Rule("medium", 500e6, {"subsample": 3e-5, "lr": 0.07, "epochs": 7, "objective": "nll", "negatives": 3},
          "50M to 500M tokens: between the small-corpus settings and A.2"),
     Rule("paper", math.inf, PRESETS["paper"], "over 500M tokens: A.2 as published"),
 )

@@ -723,7 +723,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         started = time.perf_counter()
         model.usage = usage.Usage.from_counts(usage.count_winners(
             trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]),
-            encoded.ids, config.window, device))
+            encoded.ids, config.window, device, threads=config.threads))
         model.training["usage_seconds"] = time.perf_counter() - started
         if output is not None:
             _save_or_keep(model, output, trainer, checkpointing, position)
