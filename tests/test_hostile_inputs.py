@@ -105,7 +105,10 @@ def test_invalid_utf8_is_replaced_by_default_and_counted(tmp_path, capsys, scrat
     corpus = tmp_path / "latin1.txt"
     corpus.write_bytes((GOOD_TEXT + "café naïve\n").encode("latin-1"))
     output = tmp_path / "m.w2gm"
-    assert main(["train", str(corpus), "-o", str(output), "-q", "--epochs", "1", "--dim", "4"]) == 0
+    # the reference engine: what is tested is the reading; a numba shape of its own would
+    # cost the suite 45 s of compiling
+    assert main(["train", str(corpus), "-o", str(output), "-q", "--epochs", "1", "--dim", "4",
+                 "--backend", "torch"]) == 0
     assert "; 2 undecodable bytes replaced;" in capsys.readouterr().out
     assert output.is_file()
 
@@ -262,6 +265,7 @@ def test_train_onto_a_full_disk_keeps_the_previous_model(tmp_path, capsys, scrat
     corpus = tmp_path / "words.txt"
     corpus.write_text(" ".join(f"w{i}" for i in range(100)) + "\n")  # x K=2 x D=100: 80 kB a table, two tables
     argv = ["train", str(corpus), "-o", str(output), "-q", "--epochs", "1", "--min-count", "1", "--dim", "100",
+            "--backend", "torch",  # not a numba shape of its own to compile
             "--checkpoint-dir", str(tmp_path / "run")]  # the save, not the checkpoints, meets the full disk
     line = fails_cleanly(argv, capsys, disk, scratch)
     kept = tmp_path / "run"

@@ -107,7 +107,7 @@ def test_training_ends_at_the_learning_rate_floor_and_counts_every_token(tmp_pat
     corpus = write_two_sense_corpus(tmp_path / "c.txt", sentences=300)
     # spans of 500 tokens: the schedule crosses many spans and epochs
     model = w2gm.train(corpus, epochs=3, min_count=1, subsample=0, batch_size=64, lr_min=1e-4,
-                       span_tokens=500, backend=backend, threads=1)
+                       span_tokens=500, backend=backend, threads=1, dim=PLANTED["dim"])  # numba: the planted shape
     tokens = len(corpus.read_text().split())
     assert model.training["tokens"] == 3 * tokens
     assert model.training["final_lr"] == pytest.approx(1e-4)
