@@ -51,7 +51,7 @@ from throughput import CORPUS, print_scores, ws353_spearman
 
 from w2gm import corpus
 from w2gm.config import TrainConfig, make_config
-from w2gm.train import Trainer, learning_rate
+from w2gm.trainer import Trainer, learning_rate
 from w2gm.triton_update import DEFAULT_BLOCK, TritonUpdater
 
 DEVICE = torch.device("cuda")

@@ -38,7 +38,7 @@ from throughput import CORPUS, write_text
 
 from w2gm import corpus
 from w2gm.config import TrainConfig, make_config
-from w2gm.train import Trainer
+from w2gm.trainer import Trainer
 
 REPEATS = (1, 4, 16)
 COMPONENTS = (1, 2, 4)

@@ -54,7 +54,7 @@ from w2gm.evaluate.similarity import evaluate_word_pairs  # noqa: E402
 from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
 from w2gm.keyed import KeyedMixtures  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
-from w2gm.train import Trainer, resolve_device  # noqa: E402
+from w2gm.trainer import Trainer, resolve_device  # noqa: E402
 from w2gm.usage import Usage, count_winners  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"

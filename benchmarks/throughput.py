@@ -104,7 +104,7 @@ def run_w2gm(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
 
     from w2gm import corpus
     from w2gm.config import make_config
-    from w2gm.train import Trainer
+    from w2gm.trainer import Trainer
 
     config = make_config(args.preset, epochs=args.epochs, threads=args.threads, seed=args.seed, backend=args.worker)
     # numba's threads do the parallel work, and a pool of spinning OpenMP threads would

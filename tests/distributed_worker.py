@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import w2gm
-from w2gm.train import TrainingInterrupted
+from w2gm.stopping import TrainingInterrupted
 
 corpus, folder, options = sys.argv[1], Path(sys.argv[2]), json.loads(sys.argv[3])
 try:

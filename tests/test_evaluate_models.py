@@ -113,7 +113,7 @@ def test_elk_measure_is_the_closed_form_energy_with_its_constants():
 def test_elk_measure_is_the_training_energy(covariance):
     """With a margin too large for the hinge to clip, the training loss of (w, c, c') is
     m - log E(w, c) + log E(w, c'): the ELK measure must give the same energy differences."""
-    from w2gm.train import max_margin_loss
+    from w2gm.objective import max_margin_loss
 
     words = [f"w{i}" for i in range(20)]
     model = random_model(words, k=2, d=5, covariance=covariance, seed=8)

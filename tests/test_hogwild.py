@@ -16,7 +16,7 @@ from w2gm.errors import W2GMError
 from w2gm.hogwild import HogwildUpdater
 from w2gm.mixture import PARAMETER_NAMES
 from w2gm.objective import max_margin_loss, nll_offset
-from w2gm.train import Trainer
+from w2gm.trainer import Trainer
 from w2gm.vocab import Vocabulary
 
 #: Every test but the parametrised one trains K = 2 spherical components of this many

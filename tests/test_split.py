@@ -10,7 +10,7 @@ from w2gm.config import make_config
 from w2gm.energy import log_expected_likelihood
 from w2gm.mixture import MixtureTable
 from w2gm.split import split_components, tie_components
-from w2gm.train import Trainer
+from w2gm.trainer import Trainer
 from w2gm.vocab import Vocabulary
 
 

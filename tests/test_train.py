@@ -10,7 +10,8 @@ from planted import AMBIGUOUS, PLANTED, write_two_sense_corpus
 import w2gm
 from w2gm.config import TrainConfig
 from w2gm.mixture import MixtureTable
-from w2gm.train import Trainer, learning_rate, max_margin_loss
+from w2gm.objective import max_margin_loss
+from w2gm.trainer import Trainer, learning_rate
 from w2gm.vocab import Vocabulary
 
 

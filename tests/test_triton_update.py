@@ -27,7 +27,7 @@ from w2gm.config import TrainConfig  # noqa: E402
 from w2gm.errors import W2GMError  # noqa: E402
 from w2gm.objective import nll_offset  # noqa: E402
 from w2gm.sampling import PairSampler  # noqa: E402
-from w2gm.train import Trainer  # noqa: E402
+from w2gm.trainer import Trainer  # noqa: E402
 from w2gm.triton_update import TritonUpdater  # noqa: E402
 from w2gm.vocab import Vocabulary  # noqa: E402
 

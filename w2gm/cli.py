@@ -36,7 +36,8 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .train import TrainingInterrupted, train
+    from .stopping import TrainingInterrupted
+    from .train import train
 
     options = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
     output = args.output if args.output is not None else (None if args.resume else "model.w2gm")

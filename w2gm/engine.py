@@ -1,9 +1,10 @@
 """What an update engine is, for the training loop and for the engines themselves.
 
-The loop in :mod:`w2gm.train` drives any :class:`SpanUpdater`; the reference engine lives
-there and defines the semantics, and the compiled ones (:mod:`w2gm.hogwild`,
-:mod:`w2gm.triton_update`) are built from a trainer's :class:`TrainerParts` without
-importing the trainer, so that data flows one way: train -> engines.
+The loop in :mod:`w2gm.trainer` drives any :class:`SpanUpdater`.  The reference engine
+(:mod:`w2gm.reference_engine`) defines the semantics, and the compiled ones
+(:mod:`w2gm.hogwild`, :mod:`w2gm.triton_update`) follow it; all are built from a trainer's
+:class:`TrainerParts` without importing the trainer, so that data flows one way:
+trainer -> engines.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class SpanUpdater(Protocol):
 
 
 class TrainerParts(Protocol):
-    """What an engine reads from a :class:`~w2gm.train.Trainer`: the tables it updates in
+    """What an engine reads from a :class:`~w2gm.trainer.Trainer`: the tables it updates in
     place with their optimiser state, and the options, vocabulary and sampler they follow."""
 
     vocab: Vocabulary
@@ -38,3 +39,4 @@ class TrainerParts(Protocol):
     tables: Mapping[str, MixtureTable]
     optimizers: Mapping[str, RowOptimizer]
     sampler: PairSampler
+    generator: torch.Generator  # the sampler's: the reference engine seeds it per span

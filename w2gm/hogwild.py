@@ -1,4 +1,4 @@
-"""CPU fast path: the max-margin update of :mod:`w2gm.train` as a compiled Hogwild loop.
+"""CPU fast path: the max-margin update of :mod:`w2gm.reference_engine` as a compiled Hogwild loop.
 
 The reference path batches pairs, lets autograd differentiate the loss and hands summed
 row gradients to :class:`~w2gm.optim.RowAdagrad`.  Here numba compiles a loop that, for
@@ -651,7 +651,7 @@ def _views(table: MixtureTable, optimizer: RowOptimizer) -> Table:
 class HogwildUpdater:
     """Trains a trainer's tables and Adagrad state in place, on ``threads`` CPU threads.
 
-    ``tables`` and ``optimizers`` are :class:`~w2gm.train.Trainer`'s: ``"input"`` and, with
+    ``tables`` and ``optimizers`` are :class:`~w2gm.trainer.Trainer`'s: ``"input"`` and, with
     separate output distributions, ``"output"``; without it contexts use the input table.
     ``threads`` 0 takes every core.  :meth:`update` trains on given pairs;
     :meth:`train_span` draws the pairs of a span of corpus ids itself, as ``sampler`` does.

@@ -1,6 +1,6 @@
 """Training objectives on the log expected likelihood kernel log E (Eq. 2, :mod:`w2gm.energy`).
 
-``--objective`` chooses one; every engine (the torch reference in :mod:`w2gm.train`,
+``--objective`` chooses one; every engine (the torch reference in :mod:`w2gm.reference_engine`,
 :mod:`w2gm.hogwild`, :mod:`w2gm.triton_update`) implements all three, and this module is
 what the compiled ones are tested against.
 

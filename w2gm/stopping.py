@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .errors import W2GMError
+
 
 class Stopped(KeyboardInterrupt):
     """A SIGTERM received outside the training loop."""
@@ -40,3 +42,33 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+class TrainingInterrupted(W2GMError):
+    """Ctrl-C or SIGTERM: a checkpoint was saved and the run can be resumed."""
+
+
+class StopRequest:
+    """Inside the training loop: turns the first SIGINT or SIGTERM into a request to stop at
+    the end of the span (with a checkpoint); a second SIGINT interrupts at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.requested = False
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopRequest:
+        if self.enabled and threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                self.previous[number] = signal.signal(number, self._handle)
+        return self
+
+    def _handle(self, number: int, frame: Any) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)

@@ -1,4 +1,4 @@
-"""GPU fast path: the max-margin update of :mod:`w2gm.train` as one fused Triton kernel.
+"""GPU fast path: the max-margin update of :mod:`w2gm.reference_engine` as one fused Triton kernel.
 
 The reference path batches pairs, lets autograd differentiate the loss and hands summed
 row gradients to :class:`~w2gm.optim.RowAdagrad`.  Here one kernel launch trains on a
@@ -383,7 +383,7 @@ def _table_tensors(table: MixtureTable, optimizer: RowOptimizer) -> list[Tensor]
 class TritonUpdater:
     """Trains a trainer's tables and Adagrad state in place on the GPU.
 
-    ``tables`` and ``optimizers`` are :class:`~w2gm.train.Trainer`'s: ``"input"`` and, with
+    ``tables`` and ``optimizers`` are :class:`~w2gm.trainer.Trainer`'s: ``"input"`` and, with
     separate output distributions, ``"output"``; without it contexts use the input table.
     :meth:`update` trains on given pairs; :meth:`train_span` draws the pairs of a span of
     corpus ids with ``sampler``, whose generator :meth:`train_span` seeds.  ``block`` pairs

@@ -1,0 +1,424 @@
+"""The trainer: a model's tables and optimiser state, the learning-rate schedule and the loop
+over the corpus, with checkpoints and several ranks.
+
+The corpus is trained span by span (``--span-tokens`` ids at a time).  A span goes to an
+update engine: the reference (:mod:`w2gm.reference_engine`, plain torch), or one of the
+compiled engines with the same loss, sampling and schedule, :mod:`w2gm.hogwild` (numba,
+CPU) and :mod:`w2gm.triton_update` (Triton, CUDA).  Between spans the loop reports
+progress, merges the ranks' models (:mod:`w2gm.averaging`), checks for divergence and
+writes checkpoints (:mod:`w2gm.checkpoint`).  Reading the corpus and saving the model are
+:func:`w2gm.train.train`'s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from . import distributed, limits, optim
+from .averaging import ModelAverager
+from .checkpoint import CheckpointDir, CheckpointSchedule, Position
+from .chunks import SpanChunks
+from .config import TrainConfig
+from .engine import SpanUpdater
+from .errors import W2GMError
+from .keyed import KeyedMixtures
+from .mixture import MixtureTable
+from .reference_engine import ReferenceUpdater, reference_step
+from .sampling import PairSampler
+from .split import retie, split_components, split_tokens, tie_components
+from .stopping import StopRequest, TrainingInterrupted
+from .vocab import Vocabulary
+
+#: With several ranks and no --span-tokens, spans are at most this fraction of a shard.
+MERGES_PER_EPOCH = 10
+
+
+def learning_rate(config: TrainConfig, progress: float) -> float:
+    """Linear decay from ``lr`` at progress 0 to ``lr_min`` at progress 1 (A.2)."""
+    progress = min(max(progress, 0.0), 1.0)
+    return config.lr * (1.0 - progress) + config.lr_min * progress
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise W2GMError(f"--device: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise W2GMError("--device cuda: no CUDA GPU is available to PyTorch here")
+    return device
+
+
+def resolve_backend(config: TrainConfig, device: torch.device) -> str:
+    """The engine ``--backend`` names, or for ``auto`` the fastest one that can run here."""
+    compiled = {"numba": "cpu", "triton": "cuda"}
+    if config.backend == "auto":
+        if config.optimizer != "adagrad":
+            return "torch"
+        if device.type == "cpu":
+            return "numba"
+        has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.triton_update"))
+        return "triton" if has_triton else "torch"
+    if config.backend in compiled:
+        if device.type != compiled[config.backend]:
+            raise W2GMError(f"--backend {config.backend} runs on {compiled[config.backend]}, not on {device}")
+        if config.optimizer != "adagrad":
+            raise W2GMError(f"--backend {config.backend} implements Adagrad only: use --optimizer adagrad")
+    return config.backend
+
+
+def make_updater(trainer: Trainer, backend: str) -> SpanUpdater:
+    if backend == "numba":
+        from .hogwild import HogwildUpdater
+
+        return HogwildUpdater.from_trainer(trainer)
+    if backend == "triton":
+        from .triton_update import TritonUpdater
+
+        return TritonUpdater.from_trainer(trainer)
+    return ReferenceUpdater(trainer)
+
+
+def span_seed(seed: int, rank: int, epoch: int, start: int) -> int:
+    """The seed of the span starting at ``start`` of this rank's shard: a pure function of
+    the run's place, so that a resumed run draws what an uninterrupted one would."""
+    return int(np.random.SeedSequence([seed, rank, epoch, start]).generate_state(2, np.uint32).view(np.uint64)[0]
+               >> np.uint64(1))
+
+
+@dataclass
+class Checkpointing:
+    directory: CheckpointDir
+    schedule: CheckpointSchedule
+    output: str | None
+
+
+class Trainer:
+    """Parameters, optimiser state and the update engine; the corpus loop is :meth:`fit`."""
+
+    def __init__(self, vocab: Vocabulary, config: TrainConfig, device: torch.device,
+                 group: distributed.Group | None = None) -> None:
+        self.vocab = vocab
+        self.config = config
+        self.device = device
+        self.group = group or distributed.Group()
+        self.backend = resolve_backend(config, device)
+        self.span_tokens = config.span_tokens or (
+            1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
+        )
+        limits.check_memory(config, len(vocab), vocab.total, self.backend, self.span_tokens,
+                            config.threads or os.cpu_count() or 1,
+                            limits.available_memory() if device.type == "cpu" else None)
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(config.seed)
+        init_generator = torch.Generator(device=device)
+        init_generator.manual_seed(config.seed)
+
+        def new_table() -> MixtureTable:
+            return MixtureTable.initialise(
+                len(vocab), config.components, config.dim, config.covariance,
+                config.initial_variance, init_generator, device, config.component_spread,
+            )
+
+        self.tables = {"input": new_table()}
+        if config.separate_output:
+            self.tables["output"] = new_table()
+        if self.splits:
+            for table in self.tables.values():
+                tie_components(table)
+        self.optimizers = {
+            name: optim.make(config.optimizer, table.parameters()) for name, table in self.tables.items()
+        }
+        self.sampler = PairSampler(
+            vocab, config.window, config.subsample, config.negative_power, self.generator, device
+        )
+        self._updater: SpanUpdater | None = None
+        self._split_after: int | None = None
+
+    @property
+    def splits(self) -> bool:
+        """Whether the run trains tied components first and splits them (:mod:`w2gm.split`)."""
+        return self.config.split_at > 0 and self.config.components > 1
+
+    def split(self) -> None:
+        """Split every eligible word's tied components (the same noise on every rank)."""
+        eligible = self.vocab.counts >= self.config.split_min_count
+        for offset, table in enumerate(self.tables.values()):
+            seed = span_seed(self.config.seed, (1 << 30) + offset, 0, 0)
+            split_components(table, self.config.split_noise, seed, eligible)
+
+    def after_span(self, tokens: int, total: int) -> None:
+        """What happens to the tables between spans, once ``tokens`` of the run's ``total``
+        are trained (the same on every rank): the split of tied components, unless the run
+        is over, and before it the re-tying of copies that lock-free updates made drift
+        (:func:`w2gm.split.retie`)."""
+        if self._split_after is None:
+            return
+        if total > tokens >= self._split_after:
+            self.split()
+            self._split_after = None
+        else:
+            retie([tensor for name, table in self.tables.items()
+                   for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
+                   if tensor.dim() >= 2])
+
+    @property
+    def updater(self) -> SpanUpdater:
+        if self._updater is None:  # built on first use: a compiled engine takes seconds to load
+            self._updater = make_updater(self, self.backend)
+        return self._updater
+
+    def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float) -> Tensor:
+        """One reference update on a batch of pairs; returns the summed loss (0-d)."""
+        return reference_step(self, centres, contexts, negatives, lr)
+
+    # ---------------------------------------------------------------- state
+
+    def state(self) -> dict[str, Tensor]:
+        """Every tensor a checkpoint holds: parameters and optimiser state of each table."""
+        state: dict[str, Tensor] = {}
+        for name, table in self.tables.items():
+            state |= {f"{name}.{p}": t for p, t in table.parameters().items()}
+            state |= {f"{name}.optimizer.{k}": t for k, t in self.optimizers[name].state_dict().items()}
+        return state
+
+    def load_state(self, state: dict[str, Tensor]) -> None:
+        expected = self.state()
+        if set(state) != set(expected) or any(state[k].shape != t.shape for k, t in expected.items()):
+            raise W2GMError("checkpoint tensors do not match this model's shapes")
+        for name, table in self.tables.items():
+            for p, t in table.parameters().items():
+                t.copy_(state[f"{name}.{p}"])
+            prefix = f"{name}.optimizer."
+            self.optimizers[name].load_state_dict(
+                {k[len(prefix):]: v.to(self.device) for k, v in state.items() if k.startswith(prefix)}
+            )
+
+    def _finite(self) -> bool:
+        sums = [t.sum() for table in self.tables.values() for t in table.parameters().values()]
+        return bool(torch.stack(sums).isfinite().all())
+
+    def _averager(self) -> ModelAverager:
+        parameters = [t for table in self.tables.values() for t in table.parameters().values()]
+        accumulators = [
+            t for opt in self.optimizers.values() for k, t in opt.state_dict().items() if k.startswith("sum_squares")
+        ]
+        if self.group.active and self.config.optimizer != "adagrad":
+            raise W2GMError("training on several ranks supports --optimizer adagrad only")
+        return ModelAverager(self.group, parameters, accumulators)
+
+    # ---------------------------------------------------------------- the loop
+
+    @staticmethod
+    def _resume_offsets(position: Position, sizes: list[int], length: int) -> list[int]:
+        """Where each rank's shard starts this epoch: as saved when the world size is the
+        same, else the saved share of the epoch, applied to every new shard."""
+        if len(position.offsets) == len(sizes):
+            return list(position.offsets)
+        return [sum(position.offsets) * size // length for size in sizes]
+
+    def save_checkpoint(self, checkpointing: Checkpointing | None, position: Position) -> None:
+        if checkpointing is not None and self.group.is_main:
+            checkpointing.directory.save(self.state(), self.config.to_dict(), position, checkpointing.output)
+
+    def _divergence_message(self, loss: float, position: Position, epoch: int,
+                            checkpointing: Checkpointing | None) -> str:
+        what = f"the loss became {loss}" if not math.isfinite(loss) else "a parameter became NaN or infinite"
+        message = (f"training diverged: {what} in epoch {epoch + 1}, after {position.tokens:,} tokens; "
+                   "lower --lr")
+        if checkpointing is not None and checkpointing.directory.has_state():
+            where = checkpointing.directory.path
+            message += (f"; the last good checkpoint is kept in {where}: "
+                        f"w2gm train --resume {where} --lr RATE --allow-config-change")
+        return message
+
+    @staticmethod
+    def _interrupt_message(position: Position, total: int, checkpointing: Checkpointing) -> str:
+        where = checkpointing.directory.path
+        partial = position.partial
+        mid_span = "" if partial is None else (
+            f" and {len(partial['done'])} chunks of the next span ({partial['chunking']})")
+        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%)"
+                f"{mid_span}; checkpoint saved in {where}; continue with: w2gm train --resume {where}")
+
+    def _chunks(self, position: Position, span: tuple[int, int], stop: StopRequest) -> SpanChunks:
+        """The chunks of the next span for the engine: it stops between them when asked,
+        except on several ranks, which must end each span together; a span stopped
+        part-way before a resume is finished, not started again."""
+        should_stop = (lambda: stop.requested) if not self.group.active else (lambda: False)
+        chunking = getattr(self.updater, "chunking", type(self.updater).__name__)
+        if position.partial is not None:
+            chunks = SpanChunks.resumed(position.partial, span, chunking, should_stop)
+        else:
+            chunks = SpanChunks(should_stop)
+        self.updater.chunks = chunks  # type: ignore[attr-defined]
+        return chunks
+
+    def _stop_mid_span(self, position: Position, chunks: SpanChunks, span: tuple[int, int], loss: float,
+                       pairs: int, total: int, checkpointing: Checkpointing, seconds: float, bar: tqdm) -> None:
+        """Save what the span's trained chunks did, with their list, and stop."""
+        position.loss += loss
+        position.pairs += pairs
+        position.partial = chunks.record(span, getattr(self.updater, "chunking", type(self.updater).__name__))
+        position.seconds = seconds
+        self.save_checkpoint(checkpointing, position)
+        bar.close()
+        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
+
+    def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
+        """On a GPU the shard's ids are copied there once; on the CPU spans are read from the
+        memory map as they come."""
+        if self.device.type == "cuda":
+            return torch.from_numpy(np.ascontiguousarray(ids)).to(self.device)
+        return ids
+
+    def _span(self, data: np.ndarray | Tensor, start: int, stop: int) -> Tensor:
+        if isinstance(data, Tensor):
+            return data[start:stop]
+        return torch.from_numpy(np.array(data[start:stop], dtype=np.int64))
+
+    def fit(
+        self,
+        ids: np.ndarray,
+        progress: bool = True,
+        position: Position | None = None,
+        checkpointing: Checkpointing | None = None,
+    ) -> dict[str, Any]:
+        """Train for ``config.epochs`` passes over ``ids`` (each rank its shard), from
+        ``position`` if given; returns a summary of the run."""
+        config, group = self.config, self.group
+        length = len(ids)
+        shards = [group.shard(length, r) for r in range(group.world_size)]
+        sizes = [stop - start for start, stop in shards]
+        span = self.span_tokens
+        if group.active and not config.span_tokens:
+            # ranks drift apart between merges: with two merges an epoch on the text8 prefix,
+            # two ranks lost 8 WS-353 points; with about ten they matched one rank (README)
+            span = min(span, -(-max(sizes) // MERGES_PER_EPOCH))
+        position = position or Position()
+        offsets = self._resume_offsets(position, sizes, length)
+        total = length * config.epochs
+        data = self._corpus_on_device(ids[slice(*shards[group.rank])])  # this rank's shard only
+        averager = self._averager()
+        bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
+                   disable=not (progress and group.is_main), dynamic_ncols=True)
+        compile_start = time.monotonic()
+        if self.backend in ("numba", "triton"):
+            self.updater.compile()  # type: ignore[attr-defined]  # before signals only set a flag
+        compile_seconds = time.monotonic() - compile_start
+        # the ranks start the clock together: rank 0 would otherwise time, in its first merge,
+        # the others still mapping the corpus it wrote and building their tables
+        group.sum([0.0])
+        session_tokens, session_start, earlier_seconds = 0, time.monotonic(), position.seconds
+        merge_seconds = train_seconds = 0.0
+        first_span_seconds: float | None = None
+        last_checkpoint, spans_since = time.monotonic(), 0
+        lr = learning_rate(config, position.tokens / total)
+        # a resumed run whose checkpoint was saved after the split has split already
+        self._split_after = split_tokens(total, config.split_at) if self.splits else None
+        if self._split_after is not None and position.tokens >= self._split_after:
+            self._split_after = None
+        with StopRequest(enabled=checkpointing is not None) as stop:
+            for epoch in range(position.epoch, config.epochs):
+                spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))
+                for j in range(spans):
+                    bounds = [
+                        (min(size, off + j * span), min(size, off + (j + 1) * span))
+                        for size, off in zip(sizes, offsets, strict=True)
+                    ]
+                    begin, end = bounds[group.rank]
+                    size = sizes[group.rank]
+                    lr = learning_rate(config, (epoch * size + end) / (size * config.epochs))
+                    loss, pairs = 0.0, 0
+                    if end > begin:
+                        lr_start = learning_rate(config, (epoch * size + begin) / (size * config.epochs))
+                        chunks = self._chunks(position, (begin, end), stop)
+                        span_start = time.monotonic()
+                        loss, pairs = self.updater.train_span(
+                            self._span(data, begin, end), lr_start, lr,
+                            span_seed(config.seed, group.rank, epoch, begin),
+                        )
+                        span_seconds = time.monotonic() - span_start
+                        train_seconds += span_seconds
+                        if first_span_seconds is None:  # far above the others: a warm-up left in the clock
+                            first_span_seconds = span_seconds
+                        position.partial = None
+                        if chunks.stopped:
+                            assert checkpointing is not None  # signals are only caught when checkpointing
+                            self._stop_mid_span(position, chunks, (begin, end), loss, pairs, total, checkpointing,
+                                                earlier_seconds + time.monotonic() - session_start, bar)
+                    merge_start = time.monotonic()
+                    averager.merge()
+                    merge_seconds += time.monotonic() - merge_start
+                    due = group.is_main and checkpointing is not None and checkpointing.schedule.due(
+                        last_checkpoint, spans_since + 1)
+                    loss, pairs, stops, due = group.sum([loss, pairs, float(stop.requested), float(due)])
+                    trained = sum(b - a for a, b in bounds)
+                    position.tokens += trained
+                    position.pairs += int(pairs)
+                    position.loss += loss
+                    position.offsets = [b for _, b in bounds]
+                    session_tokens += trained
+                    spans_since += 1
+                    if not (math.isfinite(loss) and self._finite()):
+                        raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
+                    self.after_span(position.tokens, total)
+                    bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
+                                    epoch=epoch + 1, refresh=False)
+                    bar.update(trained)  # after the postfix, so that the bar shows this span's figures
+                    if stops or due:
+                        position.seconds = earlier_seconds + time.monotonic() - session_start
+                        self.save_checkpoint(checkpointing, position)
+                        last_checkpoint, spans_since = time.monotonic(), 0
+                    if stops:
+                        bar.close()
+                        assert checkpointing is not None  # signals are only caught when checkpointing
+                        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
+                position.epoch = epoch + 1
+                offsets = [0] * group.world_size
+                position.offsets = list(offsets)
+        bar.close()
+        session_seconds = time.monotonic() - session_start
+        position.seconds = earlier_seconds + session_seconds
+        seconds = position.seconds
+        return {
+            "tokens": int(position.tokens),
+            "pairs": int(position.pairs),
+            "seconds": seconds,
+            "tokens_per_second": session_tokens / max(session_seconds, 1e-9),
+            "mean_loss": position.loss / max(position.pairs * config.negatives, 1),
+            "final_lr": lr,
+            "backend": self.backend,
+            "world_size": group.world_size,
+            "merge_seconds": merge_seconds,
+            # where the time went (benchmarks/distributed.py): the engine's spans, the merges,
+            # within them the wait for the slowest rank, and the share of the rows they sent
+            "train_seconds": train_seconds,
+            "first_span_seconds": first_span_seconds or 0.0,
+            "compile_seconds": compile_seconds,
+            "merge_wait_seconds": averager.stats.wait_seconds,
+            "merges": averager.stats.merges,
+            "merged_rows": averager.stats.rows / max(1, averager.stats.merges * len(self.vocab)),
+            "session_seconds": session_seconds,
+        }
+
+    def model(self, training: dict[str, Any]) -> KeyedMixtures:
+        return KeyedMixtures(
+            self.vocab,
+            self.tables["input"],
+            self.tables.get("output"),
+            config=self.config.to_dict(),
+            training=training,
+        )
