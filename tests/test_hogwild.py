@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.stats import binomtest, chisquare
 
-from w2gm import hogwild
+from w2gm import hogwild, kernel_sampling
 from w2gm.config import TrainConfig
 from w2gm.energy import log_expected_likelihood
 from w2gm.errors import W2GMError
@@ -187,13 +187,13 @@ def fused(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: 
 
 def kernel_pairs(updater: HogwildUpdater, tokens: np.ndarray, seed: int, block: int = 0):
     """The kept tokens and the (pairs, centre positions) one block draws from ``tokens``."""
-    state = hogwild._stream(seed, block)
+    state = kernel_sampling.stream(seed, block)
     kept = np.empty(len(tokens), dtype=np.int64)
     kept_positions = np.empty(len(tokens), dtype=np.int64)
-    count = hogwild._subsample(tokens, 0, len(tokens), updater.keep_probability, state, kept, kept_positions)
+    count = kernel_sampling.subsample(tokens, 0, len(tokens), updater.keep_probability, state, kept, kept_positions)
     pairs = np.empty((2 * updater.window * count, updater.negatives + 2), dtype=np.int64)
     positions = np.empty(len(pairs), dtype=np.int64)
-    made = hogwild._sample_pairs(kept, kept_positions, count, 0, count, updater.window, updater.negative_keep,
+    made = kernel_sampling.sample_pairs(kept, kept_positions, count, 0, count, updater.window, updater.negative_keep,
                                  updater.negative_alias, state, pairs, positions)
     return kept[:count], pairs[:made], positions[:made]
 
@@ -262,7 +262,7 @@ def test_a_round_of_pairs_is_shuffled_with_each_centre_kept_with_its_row():
     pairs = np.arange(3000).reshape(1000, 3)
     positions = pairs[:, 0] // 3
     original = pairs.copy()
-    hogwild._shuffle(pairs, positions, 900, hogwild._stream(1, 0))
+    kernel_sampling.shuffle(pairs, positions, 900, kernel_sampling.stream(1, 0))
     assert np.array_equal(pairs[900:], original[900:])  # rows past the count stay put
     assert not np.array_equal(pairs[:900], original[:900])
     assert sorted(map(tuple, pairs[:900])) == sorted(map(tuple, original[:900]))
@@ -271,7 +271,7 @@ def test_a_round_of_pairs_is_shuffled_with_each_centre_kept_with_its_row():
     places = []
     for seed in range(2000):
         rows = np.arange(8).reshape(8, 1)
-        hogwild._shuffle(rows, np.zeros(8, dtype=np.int64), 8, hogwild._stream(seed, 0))
+        kernel_sampling.shuffle(rows, np.zeros(8, dtype=np.int64), 8, kernel_sampling.stream(seed, 0))
         places.append(int(np.flatnonzero(rows[:, 0] == 0)[0]))
     assert chisquare(np.bincount(places, minlength=8)).pvalue > 1e-4
 
