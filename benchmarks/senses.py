@@ -18,8 +18,10 @@ seed, through the project's Trainer, and evaluated with the same code:
   sense (macro over words with >= 20 held-out contexts).
 
 gensim's skip-gram (dim 50, window 10, 5 negatives, 5 epochs, sample 1e-4, min_count 5)
-trains on the same normalised text; its vectors are scored as a K=1 model.  gensim is
-optional: without it the row is left out.  Each figure is printed as mean +- sd over seeds.
+trains on the same normalised text, in a virtual environment of its own when this one has
+no gensim (as benchmarks/throughput.py does); its vectors are scored as a K=1 model.  Where
+gensim can be neither imported nor installed (no network), the row is left out, and the
+output says so.  Each figure is printed as mean +- sd over seeds.
 
 Ablation variants that are not training options live here as Trainer subclasses
 (``anneal``: a variance floor that starts at 1 and shrinks to 0 over the first half of the
@@ -32,6 +34,7 @@ import argparse
 import json
 import lzma
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +46,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from throughput import gensim_python  # noqa: E402
 
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
@@ -236,19 +242,38 @@ def train_w2gm(encoded, variant: str, preset: str, seed: int, device: torch.devi
     return model
 
 
+#: gensim's run, in whichever interpreter has gensim (throughput.gensim_python): the vectors,
+#: words and counts come back in an .npz file.
+GENSIM_SCRIPT = """
+import sys, numpy as np
+from gensim.models import Word2Vec
+from gensim.models.word2vec import LineSentence
+text, seed, workers, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+w2v = Word2Vec(LineSentence(text), sg=1, vector_size=50, window=10, negative=5, epochs=5, sample=1e-4,
+               min_count=5, workers=workers, seed=seed)
+words = list(w2v.wv.index_to_key)
+np.savez(out, vectors=w2v.wv.vectors, words=np.array(words),
+         counts=np.array([w2v.wv.get_vecattr(w, "count") for w in words]))
+"""
+
+
 def train_gensim(text: Path, seed: int, workers: int) -> KeyedMixtures | None:
-    try:
-        from gensim.models import Word2Vec
-        from gensim.models.word2vec import LineSentence
-    except ImportError:
-        return None
-    w2v = Word2Vec(LineSentence(str(text)), sg=1, vector_size=50, window=10, negative=5, epochs=5, sample=1e-4,
-                   min_count=5, workers=workers, seed=seed)
+    """gensim's skip-gram on ``text`` as a K=1 model; None, with a line saying why, when
+    gensim is neither installed nor installable here (no network)."""
     from w2gm.vocab import Vocabulary
 
-    words = list(w2v.wv.index_to_key)
-    vocab = Vocabulary(words, np.array([w2v.wv.get_vecattr(w, "count") for w in words]))
-    means = torch.as_tensor(w2v.wv.vectors, dtype=torch.float32).unsqueeze(1)
+    try:
+        python = gensim_python()
+        with tempfile.TemporaryDirectory() as scratch:
+            out = Path(scratch) / "vectors.npz"
+            subprocess.run([python, "-c", GENSIM_SCRIPT, str(text), str(seed), str(workers), str(out)], check=True)
+            saved = np.load(out)
+            words, counts, vectors = list(saved["words"]), saved["counts"], saved["vectors"]
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"gensim's skip-gram left out: gensim could not be run or installed here ({error})", flush=True)
+        return None
+    vocab = Vocabulary([str(w) for w in words], counts)
+    means = torch.as_tensor(vectors, dtype=torch.float32).unsqueeze(1)
     table = MixtureTable(means, torch.zeros(len(words), 1, 1), torch.zeros(len(words), 1))
     return KeyedMixtures(vocab, table)
 
