@@ -68,9 +68,17 @@ def log_expected_likelihood(
     Computed as logsumexp_ij(log p_i + log q_j + xi_ij), which is the max-shifted form
     of A.2 and stays finite however far apart the partial energies are.
     """
+    joint = _joint_log_terms(means_f, log_variances_f, log_weights_f, means_g, log_variances_g, log_weights_g, epsilon)
+    return torch.logsumexp(joint.flatten(-2), dim=-1)
+
+
+def _joint_log_terms(
+    means_f: Tensor, log_variances_f: Tensor, log_weights_f: Tensor,
+    means_g: Tensor, log_variances_g: Tensor, log_weights_g: Tensor, epsilon: float,
+) -> Tensor:
+    """log p_i + log q_j + xi_ij, ``[..., K_f, K_g]``: the terms whose logsumexp is log E."""
     xi = partial_log_energies(means_f, log_variances_f, means_g, log_variances_g, epsilon)
-    weighted = xi + log_weights_f.unsqueeze(-1) + log_weights_g.unsqueeze(-2)
-    return torch.logsumexp(weighted.flatten(-2), dim=-1)
+    return xi + log_weights_f.unsqueeze(-1) + log_weights_g.unsqueeze(-2)
 
 
 def log_energy_and_shares(
@@ -80,12 +88,12 @@ def log_energy_and_shares(
     means_g: Tensor,
     log_variances_g: Tensor,
     log_weights_g: Tensor,
+    epsilon: float = VARIANCE_EPSILON,
 ) -> tuple[Tensor, Tensor]:
     """log E(f, g) ``[...]`` and each component of f's share of it, rho_i = sum_j r_ij with
     r_ij = exp(log p_i + log q_j + xi_ij - log E) (the posterior of f's component i given g),
     shape ``[..., K_f]``."""
-    xi = partial_log_energies(means_f, log_variances_f, means_g, log_variances_g)
-    joint = xi + log_weights_f.unsqueeze(-1) + log_weights_g.unsqueeze(-2)
+    joint = _joint_log_terms(means_f, log_variances_f, log_weights_f, means_g, log_variances_g, log_weights_g, epsilon)
     log_energy = torch.logsumexp(joint.flatten(-2), dim=-1)
     return log_energy, (joint - log_energy[..., None, None]).exp().sum(-1)
 

@@ -142,9 +142,8 @@ def _count_compiled(
 ) -> Tensor:
     """:func:`count_winners` on the CPU: the blocks at ``starts`` cut into pieces that
     ``threads`` threads score with :func:`_winners`, then one bincount."""
-    def table(mixture: MixtureTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return (mixture.means.detach().cpu().double().numpy(), mixture.variances().detach().cpu().double().numpy(),
-                torch.softmax(mixture.logits.detach().cpu().double(), -1).numpy())
+    def table(mixture: MixtureTable) -> tuple[np.ndarray, ...]:
+        return tuple(t.detach().cpu().double().numpy() for t in (mixture.means, mixture.variances(), mixture.weights()))
 
     word_table, context_table = table(words), table(contexts)
     vocab_size, k = words.means.shape[:2]
