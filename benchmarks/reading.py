@@ -3,6 +3,7 @@
     python benchmarks/reading.py                       # Gutenberg, xz and a plain copy, 1 and all CPUs
     python benchmarks/reading.py --workers 1 4 16 --runs 5
     python benchmarks/reading.py --corpus big.txt --no-plain-copy
+    python benchmarks/reading.py --corpus /tmp/big --workers 16 --runs 1   # a folder (paper_scale_corpus.py)
 
 Times :func:`w2gm.corpus.encode` (text file to ``ids.npy``, vocabulary included, at
 --min-count 5 and the default ``words`` tokenizer) with each --workers count, in rounds
@@ -42,9 +43,11 @@ def decompression_seconds(path: Path) -> float:
 
 
 def measure(path: Path, workers: list[int], runs: int, scratch: Path) -> None:
-    handle, raw = corpus._open_binary(path)
-    compressed = handle is not raw
-    handle.close()
+    compressed = False
+    if path.is_file():
+        handle, raw = corpus._open_binary(path)
+        compressed = handle is not raw
+        handle.close()
     rates: dict[int, list[float]] = {count: [] for count in workers}
     reference = None
     tokens = 0
@@ -63,7 +66,8 @@ def measure(path: Path, workers: list[int], runs: int, scratch: Path) -> None:
             rates[count].append(tokens / seconds)
             print(f"  round {round_ + 1}: {count:3d} workers {seconds:7.2f} s {tokens / seconds:>14,.0f} tokens/s")
     serial = statistics.median(rates[workers[0]])
-    size = path.stat().st_size / 2**20
+    files = corpus.expand_paths([path])
+    size = sum(file.stat().st_size for file in files) / 2**20
     print(f"\n{path} ({size:,.0f} MiB{', compressed' if compressed else ''}), {tokens:,} tokens, "
           f"medians of {runs} rounds")
     print(f"{'workers':>8s} {'tokens/s':>14s} {'x ' + str(workers[0]):>8s}")
@@ -91,16 +95,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="w2gm-reading-") as tmp:
         scratch = Path(tmp)
         measure(args.corpus, workers, args.runs, scratch)
-        handle, raw = corpus._open_binary(args.corpus)
-        if handle is not raw and not args.no_plain_copy:
-            plain = scratch / "plain.txt"
-            with handle, open(plain, "wb") as out:
-                for data in corpus._blocks(handle, str(args.corpus)):
-                    out.write(data)
-            print()
-            measure(plain, workers, args.runs, scratch)
-        else:
-            handle.close()
+        if args.corpus.is_file() and not args.no_plain_copy:
+            handle, raw = corpus._open_binary(args.corpus)
+            with handle:
+                if handle is not raw:  # compressed: measure a plain copy too
+                    plain = scratch / "plain.txt"
+                    with open(plain, "wb") as out:
+                        for data in corpus._blocks(handle, str(args.corpus)):
+                            out.write(data)
+            if handle is not raw:
+                print()
+                measure(plain, workers, args.runs, scratch)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -48,8 +48,9 @@ from senses import normalised_copy  # noqa: E402
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
 from w2gm.energy import log_energy_and_shares  # noqa: E402
+from w2gm.engine import resolve_device  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
-from w2gm.trainer import Trainer, resolve_device  # noqa: E402
+from w2gm.trainer import Trainer  # noqa: E402
 
 COLUMNS = ("progress", "hinge", "hard", "same", "|dlogp|", "top", "wmax", "sib", "var win", "var lose",
            "|mu| win", "|mu| lose")
@@ -119,11 +120,11 @@ class RecordingTrainer(Trainer):
     probes: dict[str, torch.Tensor]
     rows: list[dict[str, float]]
 
-    def after_span(self, tokens: int, total: int) -> None:
+    def after_span(self, tokens: int, total: int, data: Any) -> None:
         # measured first: what the span did, before the trainer re-ties or splits
         self.rows.append(measure(self, self.probes, tokens / total))
         print_row(self.rows[-1])
-        super().after_span(tokens, total)
+        super().after_span(tokens, total, data)
 
 
 def print_row(row: dict[str, float]) -> None:

@@ -31,8 +31,8 @@ run; ``split+reset``: the split also restarts the means' Adagrad sums).
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import lzma
 import re
 import subprocess
 import sys
@@ -52,6 +52,7 @@ from throughput import gensim_python  # noqa: E402
 
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
+from w2gm.engine import resolve_device  # noqa: E402
 from w2gm.evaluate import catalogue  # noqa: E402
 from w2gm.evaluate.coherence import component_report  # noqa: E402
 from w2gm.evaluate.datasets import find_file, read_scws, read_word_pairs  # noqa: E402
@@ -60,7 +61,7 @@ from w2gm.evaluate.similarity import evaluate_word_pairs  # noqa: E402
 from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
 from w2gm.keyed import KeyedMixtures  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
-from w2gm.trainer import Trainer, resolve_device  # noqa: E402
+from w2gm.trainer import Trainer  # noqa: E402
 from w2gm.usage import Usage, count_winners  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -70,8 +71,8 @@ WORD = re.compile(r"[a-z]+")
 class AnnealTrainer(Trainer):
     """Deterministic annealing by a variance floor: 1 at the start, 0 at half the run."""
 
-    def after_span(self, tokens: int, total: int) -> None:
-        super().after_span(tokens, total)
+    def after_span(self, tokens: int, total: int, data: Any) -> None:
+        super().after_span(tokens, total, data)
         floor = max(0.0, 1.0 - 2.0 * tokens / total)
         if floor > 0:
             for table in self.tables.values():
@@ -82,8 +83,8 @@ class ResetTrainer(Trainer):
     """The split also restarts the means' Adagrad sums, so that the copies move apart at
     the step sizes of a new run."""
 
-    def split(self) -> None:
-        super().split()
+    def split(self, data: Any) -> None:
+        super().split(data)
         for optimizer in self.optimizers.values():
             optimizer.sum_squares["means"].fill_(0.1)  # RowAdagrad's initial accumulator
 
@@ -102,8 +103,8 @@ class ReviveTrainer(Trainer):
         self.corpus_ids, self.moments = ids, list(self.MOMENTS)
         return super().fit(ids, *args, **kwargs)
 
-    def after_span(self, tokens: int, total: int) -> None:
-        super().after_span(tokens, total)
+    def after_span(self, tokens: int, total: int, data: Any) -> None:
+        super().after_span(tokens, total, data)
         if self.moments and tokens >= self.moments[0] * total and tokens < total:
             while self.moments and tokens >= self.moments[0] * total:
                 self.moments.pop(0)
@@ -137,6 +138,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 A.2 init": {"components": 2, "component_spread": 1.0},
     "K=2 spread": {"components": 2},
     "K=2 split": {"components": 2, "split_at": 0.4},
+    "K=2 split random": {"components": 2, "split_at": 0.4, "split_direction": "random"},
+    "K=2 split d.1": {"components": 2, "split_at": 0.4, "split_noise": 0.1},
     "K=2 split .2": {"components": 2, "split_at": 0.2},
     "K=2 split .6": {"components": 2, "split_at": 0.6},
     "K=2 split+reset": {"components": 2, "split_at": 0.4},
@@ -172,8 +175,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def normalised_copy(path: Path, directory: Path) -> Path:
     """The text lowercased, a-z words only, one line per input line."""
     target = directory / "normalised.txt"
-    opener = lzma.open if path.suffix == ".xz" else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as source, open(target, "w") as out:
+    handle, _ = corpus_module._open_binary(path)  # gzip, bzip2 and xz recognised by content
+    with io.TextIOWrapper(handle, encoding="utf-8", errors="replace") as source, open(target, "w") as out:
         for line in source:
             words = WORD.findall(line.lower())
             if words:

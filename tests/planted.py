@@ -37,6 +37,16 @@ def write_two_sense_corpus(path: Path, sentences: int = 12_000, length: int = 10
     return path
 
 
+def topic_contexts(topic: str, count: int, rng: np.random.Generator) -> list[str]:
+    """Sentences like the corpus's own: ten words of one topic with the ambiguous word inside."""
+    sentences = []
+    for _ in range(count):
+        words = list(rng.choice(topic_words(topic), size=10))
+        words.insert(int(rng.integers(11)), AMBIGUOUS)
+        sentences.append(" ".join(words))
+    return sentences
+
+
 #: Training options under which the planted senses are recovered in seconds.  One thread:
 #: the same floating-point order, so the same model, on every machine.
 #: The paper's objective (3.3) with A.2's one negative: these tests check that the paper's

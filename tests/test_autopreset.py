@@ -44,7 +44,8 @@ def test_training_applies_the_rule_under_the_users_options(tmp_path):
     # the torch engine: a numba shape of its own would cost half a minute of compiling
     model = train(corpus, dim=4, epochs=1, min_count=1, window=2, threads=1, backend="torch")
     assert model.config["preset"] == (
-        "auto: tiny for 520 tokens (--subsample 0.0001, --lr 0.1, --objective nll, --negatives 5; --epochs as given)")
+        "auto: tiny for 520 tokens (--subsample 0.0001, --lr 0.1, --objective nll, --negatives 5, --split-at 0.4; "
+        "--epochs as given)")
     assert model.config["lr"] == 0.1 and model.config["subsample"] == 1e-4  # the rule's
     assert model.config["epochs"] == 1  # the user's
     paper = train(corpus, preset="paper", dim=4, epochs=1, min_count=1, window=2, threads=1, backend="torch")

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from w2gm import corpus, parallel_reading
+from w2gm import corpus, parallel_reading, pieces
 from w2gm.errors import W2GMError
 
 WORDS = ["the", "The", "bank,", "“river”", "naïve", "nai\u0308ve", "東京", "well-known", "don't", "rock's", "3.14",
@@ -31,8 +31,8 @@ def text(seed: int, tokens: int = 3000) -> str:
 @pytest.fixture
 def tiny_pieces(monkeypatch):
     """Pieces of about 100 bytes read in blocks of 16, and two workers however small the input."""
-    monkeypatch.setattr(parallel_reading, "MIN_PIECE_BYTES", 1)
-    monkeypatch.setattr(parallel_reading, "MAX_PIECE_BYTES", 100)
+    monkeypatch.setattr(pieces, "MIN_PIECE_BYTES", 1)
+    monkeypatch.setattr(pieces, "MAX_PIECE_BYTES", 100)
     monkeypatch.setattr(corpus, "BLOCK_BYTES", 16)
 
 
@@ -59,7 +59,7 @@ def test_a_plain_file_cut_into_byte_ranges_encodes_as_the_serial_reader_does(tmp
     data = text(1).encode()
     path.write_bytes(data.replace(b" ", b"\xff\xfe ", 40))
     files = [path]
-    assert parallel_reading.piece_size(files, 2) == 100
+    assert pieces.piece_size(files, 2) == 100
     serial, parallel = both(files, tmp_path, tokenizer=tokenizer, lowercase=lowercase)
     assert_same(serial, parallel)
     assert serial.replaced_bytes == 80 and data.count(b" ") > 40 and len(serial.vocab) > 50
@@ -94,14 +94,14 @@ def test_the_pieces_tile_the_file_and_cut_only_after_whitespace(tmp_path):
     data = text(3).encode()
     path.write_bytes(data)
     with open(path, "rb") as handle:
-        starts = parallel_reading._range_starts(handle, len(data), 97)
+        starts = pieces.range_starts(handle, len(data), 97)
     assert len(starts) > 50 and starts == sorted(set(starts))
     with open(path, "rb") as handle:  # the first piece holds the first block, checked for binary data
-        assert 500 < parallel_reading._range_starts(handle, len(data), 97, first_bytes=500)[1] < 600
+        assert 500 < pieces.range_starts(handle, len(data), 97, first_bytes=500)[1] < 600
     # each piece ends with a whitespace character, so no word or character is cut in two
-    pieces = [data[a:b].decode() for a, b in zip(starts, [*starts[1:], None], strict=True)]
-    assert all(piece[-1].isspace() for piece in pieces[:-1])
-    assert "".join(pieces).split() == data.decode().split()
+    texts = [data[a:b].decode() for a, b in zip(starts, [*starts[1:], None], strict=True)]
+    assert all(piece[-1].isspace() for piece in texts[:-1])
+    assert "".join(texts).split() == data.decode().split()
 
 
 @pytest.mark.parametrize("fault, message", [
@@ -156,9 +156,11 @@ def test_the_reading_bar_advances_to_the_stored_size_and_counts_the_words(tmp_pa
     plain.write_text(text(6))
     packed.write_bytes(lzma.compress(text(7).encode()))
     bar = Bar()
-    found = parallel_reading.write_provisional_ids(
-        [plain, packed], tmp_path / "ids.bin", str.split, "replace", bar, workers=2, piece_bytes=200, block_bytes=50,
+    vocab, found = parallel_reading.encode(
+        [plain, packed], tmp_path / "ids.npy", str.split, "replace", bar, workers=2, min_count=1, max_vocab=None,
+        piece_bytes=200, block_bytes=50,
     )
+    assert vocab.total == found.tokens and sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.xz", "ids.npy"]
     assert bar.bytes == plain.stat().st_size + packed.stat().st_size
     assert bar.words == f"{found.tokens:,} words" and found.tokens == 6000
 

@@ -4,7 +4,7 @@ call against the single one."""
 import numpy as np
 import pytest
 import torch
-from planted import AMBIGUOUS, PLANTED, SENSES, topic_words, write_two_sense_corpus
+from planted import AMBIGUOUS, PLANTED, SENSES, topic_contexts, topic_words, write_two_sense_corpus
 from test_evaluate_models import random_model
 
 import w2gm
@@ -16,16 +16,6 @@ from w2gm.errors import W2GMError
 def planted_model(tmp_path_factory):
     corpus = write_two_sense_corpus(tmp_path_factory.mktemp("senses") / "two_senses.txt")
     return w2gm.train(corpus, components=2, **PLANTED)
-
-
-def topic_contexts(topic: str, count: int, rng: np.random.Generator) -> list[str]:
-    """Sentences like the corpus's own: ten words of one topic with the ambiguous word inside."""
-    sentences = []
-    for _ in range(count):
-        words = list(rng.choice(topic_words(topic), size=10))
-        words.insert(int(rng.integers(11)), AMBIGUOUS)
-        sentences.append(" ".join(words))
-    return sentences
 
 
 def test_contexts_of_each_topic_choose_their_own_component(planted_model):

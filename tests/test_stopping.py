@@ -57,8 +57,11 @@ def test_sigterm_while_reading_the_text_removes_the_ids_and_says_so(tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "w2gm", "train", str(corpus), "-o", str(output), "-q"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (directory / "provisional_ids.bin").exists():
-        assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+    # the serial reader's provisional ids, or the pieces' ids of the parallel one
+    while not ((directory / "provisional_ids.bin").exists() or any(directory.glob(".w2gm-pieces/*.ids"))):
+        if time.monotonic() > deadline or process.poll() is not None:
+            process.kill()
+            pytest.fail(f"reading was not seen: {process.communicate()}")
         time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)

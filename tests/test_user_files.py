@@ -114,6 +114,8 @@ def test_what_a_killed_run_left_is_cleared_by_the_next(workspace, capsys):
     (directory / MARKER).write_text(json.dumps({"created_directory": True}))
     for name in ("ids.npy", "provisional_ids.bin", ".state.safetensors.0123456789ab.tmp"):
         (directory / name).write_bytes(b"left by a killed run")
+    (directory / ".w2gm-pieces").mkdir()  # the parallel reader's pieces
+    (directory / ".w2gm-pieces" / "00000003.ids").write_bytes(b"left by a killed run")
     assert main(["train", str(workspace / "in"), "-o", str(workspace / "m.w2gm"), *FAST]) == 0
     assert not directory.exists()
 

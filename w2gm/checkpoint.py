@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
+from . import parallel_reading
 from .config import TrainConfig
 from .corpus import EncodedCorpus
 from .errors import W2GMError
@@ -49,6 +51,7 @@ IDS = "ids.npy"
 CORPUS = "corpus.json"
 STATE = "state.safetensors"
 PROVISIONAL_IDS = "provisional_ids.bin"  # corpus.encode's scratch file, if reading stopped half-way
+PIECES = parallel_reading.SPOOL  # the parallel reader's scratch folder, likewise
 MARKER = ".w2gm-checkpoint"
 LOCK = ".w2gm-lock"
 #: Every file a run writes in its directory; atomic writes add ".NAME.RANDOM.tmp" beside them.
@@ -162,6 +165,7 @@ class CheckpointDir:
     def _remove_own_files(self) -> None:
         for name in OWN_FILES:
             (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / PIECES, ignore_errors=True)
         for leftover in self._temporary_files():
             leftover.unlink(missing_ok=True)
 

@@ -7,8 +7,8 @@ the tokenizer (:mod:`w2gm.tokenize`); ``-`` names standard input, read the same 
 One pass assigns every word a provisional id in order of first appearance; counting those
 ids then gives the vocabulary, and a remapping pass writes the final ids (dropping words
 under the minimum count, as word2vec does) to ``ids.npy``, which each epoch memory-maps.
-The first pass can be shared out among processes (:mod:`w2gm.parallel_reading`), with
-the same ids.
+Both passes can be shared out among processes (:mod:`w2gm.parallel_reading`), with the
+same ids.
 """
 
 from __future__ import annotations
@@ -297,13 +297,13 @@ def encode(
         split = token_splitter(tokenizer, lowercase)
         workers = parallel_reading.worker_count(read_workers, files)
         if workers > 1:
-            found = parallel_reading.write_provisional_ids(
-                files, provisional_path, split, encoding_errors, bar, workers
+            vocab, found = parallel_reading.encode(
+                files, ids_path, split, encoding_errors, bar, workers, min_count, max_vocab
             )
         else:
             found = _write_provisional_ids(files, provisional_path, TokenIds(split), encoding_errors, bar)
-        vocab = _write_ids(found, provisional_path, ids_path, min_count, max_vocab)
-        provisional_path.unlink()
+            vocab = _write_ids(found, provisional_path, ids_path, min_count, max_vocab)
+            provisional_path.unlink()
     except BaseException as error:
         provisional_path.unlink(missing_ok=True)
         ids_path.unlink(missing_ok=True)
@@ -379,6 +379,19 @@ def _emptiness(path: Path, had_tokens: bool) -> str:
     return f"{what} (whitespace only)"
 
 
+def vocabulary(found: Provisional, min_count: int, max_vocab: int | None) -> tuple[Vocabulary, np.ndarray]:
+    """The vocabulary of the counted words, and the map from provisional to final ids (-1:
+    dropped); an error when it would hold fewer than two words."""
+    assert found.counts is not None
+    vocab, remap = Vocabulary.from_counts(found.words, found.counts, min_count, max_vocab)
+    if len(vocab) < 2:
+        raise W2GMError(
+            f"only {len(vocab)} distinct word(s) occur at least --min-count={min_count} times "
+            f"in {found.tokens} tokens; lower --min-count or give more text"
+        )
+    return vocab, remap
+
+
 def _write_ids(
     found: Provisional, provisional_path: Path, ids_path: Path, min_count: int, max_vocab: int | None
 ) -> Vocabulary:
@@ -391,12 +404,7 @@ def _write_ids(
         counts = np.zeros(len(words), dtype=np.int64)
         for start in range(0, len(provisional), ID_CHUNK):
             counts += np.bincount(provisional[start : start + ID_CHUNK], minlength=len(words))
-    vocab, remap = Vocabulary.from_counts(words, counts, min_count, max_vocab)
-    if len(vocab) < 2:
-        raise W2GMError(
-            f"only {len(vocab)} distinct word(s) occur at least --min-count={min_count} times "
-            f"in {found.tokens} tokens; lower --min-count or give more text"
-        )
+    vocab, remap = vocabulary(Provisional(words, counts, found.tokens, found.replaced), min_count, max_vocab)
     ids = np.lib.format.open_memmap(ids_path, mode="w+", dtype=np.int32, shape=(vocab.total,))
     written = 0
     for start in range(0, len(provisional), ID_CHUNK):

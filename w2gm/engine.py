@@ -4,11 +4,13 @@ The loop in :mod:`w2gm.trainer` drives any :class:`SpanUpdater`.  The reference 
 (:mod:`w2gm.reference_engine`) defines the semantics, and the compiled ones
 (:mod:`w2gm.hogwild`, :mod:`w2gm.triton_update`) follow it; all are built from a trainer's
 :class:`TrainerParts` without importing the trainer, so that data flows one way:
-trainer -> engines.
+trainer -> engines.  :func:`resolve_device` and :func:`resolve_backend` say which engine
+runs here.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -16,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .config import TrainConfig
+from .errors import W2GMError
 from .mixture import MixtureTable
 from .optim import RowOptimizer
 from .sampling import PairSampler
@@ -40,3 +43,33 @@ class TrainerParts(Protocol):
     optimizers: Mapping[str, RowOptimizer]
     sampler: PairSampler
     generator: torch.Generator  # the sampler's: the reference engine seeds it per span
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise W2GMError(f"--device: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise W2GMError("--device cuda: no CUDA GPU is available to PyTorch here")
+    return device
+
+
+def resolve_backend(config: TrainConfig, device: torch.device) -> str:
+    """The engine ``--backend`` names, or for ``auto`` the fastest one that can run here."""
+    compiled = {"numba": "cpu", "triton": "cuda"}
+    if config.backend == "auto":
+        if config.optimizer != "adagrad":
+            return "torch"
+        if device.type == "cpu":
+            return "numba"
+        has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.triton_update"))
+        return "triton" if has_triton else "torch"
+    if config.backend in compiled:
+        if device.type != compiled[config.backend]:
+            raise W2GMError(f"--backend {config.backend} runs on {compiled[config.backend]}, not on {device}")
+        if config.optimizer != "adagrad":
+            raise W2GMError(f"--backend {config.backend} implements Adagrad only: use --optimizer adagrad")
+    return config.backend

@@ -1,21 +1,19 @@
 """Reading and encoding a corpus with several processes, giving exactly the serial reader's ids.
 
 The serial reader (:func:`w2gm.corpus.encode` with one worker) numbers the words in order
-of first appearance.  Here the text is cut at whitespace into pieces, in order: byte ranges
-of a large plain file (which the workers read themselves), blocks of a compressed file or
-of standard input (decompressed here and handed over, since a compressed stream can only be
-read from its start), and small files whole.  A worker encodes its piece with a numbering of
-its own, in order of first appearance within the piece, and returns those local ids, the
-local words and their counts.  Taking the pieces in text order, this process gives each
-local word the global id it already has, or else the next one: the words new to the text
-are numbered in order of their first appearance in the whole text, which is the serial
-numbering, and the piece's ids are ``mapping[local ids]``.
+of first appearance, then renumbers them by frequency.  Here the text is cut into pieces at
+whitespace (:mod:`w2gm.pieces`), which a pool of workers encodes in two passes:
 
-Why a cut keeps the words: ``str.split`` of ``a + b``, where ``a`` ends with a whitespace
-character, is ``a.split() + b.split()``; and just after a complete UTF-8 character the
-decoder holds nothing, so ``a`` and ``b`` decode to the characters that ``a + b`` gives
-(undecodable bytes included).  A cut is made just after whitespace, found in the bytes:
-ASCII whitespace, or the UTF-8 bytes of another Unicode space.
+1. A worker encodes its piece with a numbering of its own, in order of first appearance
+   within the piece, writes those local ids to a file of the piece's own, and returns the
+   local words and their counts.  Taking the pieces in text order, this process gives each
+   local word the global id it already has, or else the next one: the words new to the text
+   are numbered in order of their first appearance in the whole text, which is the serial
+   numbering.  Only words and counts cross between processes.
+2. With every count known, the vocabulary is built as the serial reader builds it.  A
+   piece's local ids then map straight to final ids (``remap[mapping]``, -1 for a word
+   dropped), and the number of tokens it keeps, hence where they go in ``ids.npy``, follows
+   from its counts; the workers write the pieces' final ids in place, all at once.
 
 Errors raised in a worker count lines and bytes from the start of its piece; the pieces are
 taken in order, so the line breaks and bytes before a piece are known here and the error is
@@ -30,11 +28,10 @@ Input that makes a single piece is encoded in this process, without a pool.
 from __future__ import annotations
 
 import ctypes
-import functools
 import itertools
 import multiprocessing
 import os
-import re
+import shutil
 import signal
 import threading
 from collections import deque
@@ -44,26 +41,22 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import closing, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import corpus
+from . import corpus, pieces
 from .corpus import STDIN, Provisional, display_name
 from .errors import TextError, W2GMError
+from .pieces import Piece
 from .tokenize import TokenIds
+from .vocab import Vocabulary
 
-#: The smallest piece worth a task (the first piece of a file is at least a block, where
-#: the serial reader looks for binary data); plain files smaller than this in all are read
-#: by one process.
-MIN_PIECE_BYTES = 1 << 20
-#: The largest piece: bounds the memory each piece in flight holds.
-MAX_PIECE_BYTES = 32 << 20
-#: Pieces per worker, when the input's size is known: enough that the workers finish together.
-PIECES_PER_WORKER = 4
-#: How far past a planned cut to look for whitespace.  A longer run with none is a token
-#: far over the length limit (which the worker reading it reports), so the cut is dropped.
-CUT_WINDOW = 1 << 20
+T = TypeVar("T")
+
+#: The folder, beside ``ids.npy``, that holds each piece's ids between the two passes.
+SPOOL = ".w2gm-pieces"
 #: prctl's option that sends a process a signal when its parent ends (linux/prctl.h).
 PR_SET_PDEATHSIG = 1
 
@@ -73,7 +66,7 @@ def worker_count(requested: int, files: list[Path]) -> int:
     may use; one for plain files too small to cut, or where processes cannot be forked."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    if STDIN not in files and sum(path.stat().st_size for path in files) < MIN_PIECE_BYTES:
+    if STDIN not in files and sum(path.stat().st_size for path in files) < pieces.MIN_PIECE_BYTES:
         return 1
     if requested > 0:
         return requested
@@ -81,29 +74,6 @@ def worker_count(requested: int, files: list[Path]) -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-@functools.cache
-def _space_bytes() -> re.Pattern[bytes]:
-    """The UTF-8 bytes of any character ``str.split`` breaks on.  None of them begins with
-    a continuation byte, so a match never starts inside a character."""
-    spaces = sorted(chr(code) for code in range(0x3001) if chr(code).isspace())
-    return re.compile(b"|".join(re.escape(space.encode()) for space in spaces))
-
-
-@dataclass(frozen=True)
-class Piece:
-    """A run of a file's (decompressed) text that starts at byte ``start`` and ends just
-    after whitespace or at the end of the file: the bytes ``start:stop`` of the file itself
-    (``stop`` None: to its end), or ``data`` handed over.  ``error``: the file could not be
-    read this far, to be reported when the pieces before it have been."""
-
-    path: Path
-    file: int  # its place in the list of files (a file may be given twice)
-    start: int
-    stop: int | None = None
-    data: bytes | None = None
-    error: W2GMError | None = None
 
 
 @dataclass
@@ -115,15 +85,25 @@ class _Settings:
 
 @dataclass
 class Encoded:
-    """A piece as words numbered in order of first appearance within it."""
+    """A piece as words numbered in order of first appearance within it; the local ids
+    themselves are in the piece's file."""
 
-    ids: np.ndarray  # uint32 local ids
     words: list[str]
     counts: np.ndarray
     newlines: int
     replaced: int
     had_tokens: bool
     size: int  # bytes of text
+
+
+@dataclass
+class _Spooled:
+    """A piece read: the file of its local ids, the global provisional id of each local word
+    and how often the piece holds it."""
+
+    path: Path
+    mapping: np.ndarray
+    counts: np.ndarray
 
 
 _settings: _Settings | None = None
@@ -151,25 +131,10 @@ def _end_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def _piece_blocks(piece: Piece, block_bytes: int) -> Iterator[bytes]:
-    """The piece's bytes a block at a time, then one empty block."""
-    if piece.data is not None:
-        yield from (piece.data[at : at + block_bytes] for at in range(0, len(piece.data), block_bytes))
-        yield b""
-        return
-    with open(piece.path, "rb") as handle:
-        handle.seek(piece.start)
-        left = -1 if piece.stop is None else piece.stop - piece.start
-        while True:
-            data = handle.read(block_bytes if left < 0 else min(block_bytes, left))
-            left -= len(data) if left >= 0 else 0
-            yield data
-            if not data:
-                return
 
-
-def encode_piece(piece: Piece) -> Encoded:
-    """Encode one piece with the worker's settings (as :func:`_start_worker` made them)."""
+def encode_piece(piece: Piece, ids_path: Path) -> Encoded:
+    """Encode one piece with the worker's settings (as :func:`_start_worker` made them),
+    writing its local ids (uint32) to ``ids_path``."""
     if piece.error is not None:
         raise piece.error
     assert _settings is not None and _token_ids is not None
@@ -184,15 +149,15 @@ def encode_piece(piece: Piece) -> Encoded:
             size += len(data)
             yield data
 
-    blocks = counted(_piece_blocks(piece, _settings.block_bytes))
+    blocks = counted(pieces.piece_blocks(piece, _settings.block_bytes))
     for tokens in corpus.token_blocks(blocks, display_name(piece.path), _settings.encoding_errors, piece.start == 0):
         chunks.append(_token_ids.encode(tokens))
     # the words first met in this piece: the newest keys of the index (which keeps their order)
     _words.extend(reversed(list(itertools.islice(reversed(_token_ids.index), len(_token_ids.index) - len(_words)))))
     ids, words = _renumber(np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64), _words)
-    return Encoded(ids, words, np.bincount(ids, minlength=len(words)), newlines,
+    ids.tofile(ids_path)
+    return Encoded(words, np.bincount(ids, minlength=len(words)), newlines,
                    corpus._replace_counter.count - replaced_before, bool(chunks), size)
-
 
 def _renumber(ids: np.ndarray, words: list[str]) -> tuple[np.ndarray, list[str]]:
     """The piece's ids in the worker's numbering, renumbered in order of first appearance
@@ -206,127 +171,69 @@ def _renumber(ids: np.ndarray, words: list[str]) -> tuple[np.ndarray, list[str]]
     return local[ids], [words[i] for i in order.tolist()]
 
 
-# ------------------------------------------------------------------ cutting the text into pieces
 
-
-def _file_pieces(
-    path: Path, file: int, piece_bytes: int, block_bytes: int, advance: corpus.Advance | None
-) -> Iterator[Piece]:
-    """The pieces of one file, in order."""
-    try:
-        handle, raw = corpus._open_binary(path)
-    except W2GMError as error:
-        yield Piece(path, file, 0, error=error)
-        return
-    if handle is raw and path != STDIN:
-        with handle:
-            starts = _range_starts(handle, handle.seek(0, os.SEEK_END), piece_bytes, block_bytes)
-        for start, stop in zip(starts, [*starts[1:], None], strict=True):
-            yield Piece(path, file, start, stop)
-        return
-    with handle:
-        blocks = corpus._blocks(handle, display_name(path))
-        if advance is not None:
-            blocks = corpus._advancing(blocks, advance, raw, path == STDIN)
-        yield from _stream_pieces(path, file, blocks, piece_bytes, block_bytes)
-
-
-def _range_starts(handle: corpus.BinaryIO, size: int, piece_bytes: int, first_bytes: int = 0) -> list[int]:
-    """Where the byte ranges of a plain file start: about every ``piece_bytes`` (the first
-    range at least ``first_bytes`` long), each just after the first whitespace at or past
-    that point."""
-    starts = [0]
-    for planned in range(max(piece_bytes, first_bytes), size, piece_bytes):
-        if planned <= starts[-1]:
-            continue  # the last cut was found beyond this point
-        handle.seek(planned)
-        found = _space_bytes().search(handle.read(CUT_WINDOW))
-        if found is not None and planned + found.end() < size:
-            starts.append(planned + found.end())
-    return starts
-
-
-def _stream_pieces(
-    path: Path, file: int, blocks: Iterator[bytes], piece_bytes: int, block_bytes: int
-) -> Iterator[Piece]:
-    """Pieces of a stream's bytes, each cut just after its last whitespace (and at least a
-    block long, so that the first block, where binary data is looked for, is the serial
-    reader's).  A read error becomes a piece that raises it, in its place."""
-    buffer, start = bytearray(), 0
-    searched = 0  # the buffer holds no whitespace past its first block before this
-    try:
-        for data in blocks:
-            buffer += data
-            if data and len(buffer) < piece_bytes:
-                continue
-            cut = len(buffer) if not data else _after_last_space(buffer, max(searched - 3, block_bytes))
-            searched = len(buffer)
-            if cut < block_bytes and data:
-                if len(buffer) < block_bytes + CUT_WINDOW:
-                    continue
-                # no whitespace in the last CUT_WINDOW bytes or more: a token far over the
-                # length limit, which the worker reports
-                cut = len(buffer)
-            if cut or start == 0:
-                yield Piece(path, file, start, data=bytes(buffer[:cut]))
-            start += cut
-            del buffer[:cut]
-            searched = len(buffer)
-    except W2GMError as error:
-        yield Piece(path, file, start, error=error)
-
-
-def _after_last_space(buffer: bytearray, begin: int) -> int:
-    """Just after the last whitespace character that starts at or after ``begin``; 0 if none."""
-    cut = max(buffer.rfind(b" ", begin), buffer.rfind(b"\n", begin))
-    if cut >= 0:
-        return cut + 1
-    last = deque(_space_bytes().finditer(buffer, begin), maxlen=1)
-    return last[0].end() if last else 0
-
-
-def piece_size(files: list[Path], workers: int) -> int:
-    """Bytes per piece: several pieces per worker when the input's size is known, within bounds."""
-    if STDIN in files:
-        return MAX_PIECE_BYTES
-    total = sum(path.stat().st_size for path in files)
-    return int(np.clip(total // (PIECES_PER_WORKER * workers), MIN_PIECE_BYTES, MAX_PIECE_BYTES))
+def _write_final(piece: _Spooled, final: np.ndarray, ids_path: Path, offset: int) -> None:
+    """Write the piece's final ids (``final[local id]``, the -1 of dropped words left out)
+    into ``ids_path`` from ``offset`` on, and remove the piece's file."""
+    mapped = final[np.fromfile(piece.path, dtype=np.uint32)]
+    mapped = mapped[mapped >= 0]
+    ids = np.load(ids_path, mmap_mode="r+")
+    ids[offset : offset + len(mapped)] = mapped
+    ids.flush()
+    del ids
+    piece.path.unlink()
 
 
 # ------------------------------------------------------------------ the pool and the merge
 
 
-def _in_order(pieces: Iterator[Piece], workers: int, settings: _Settings) -> Iterator[tuple[Piece, Future]]:
-    """Each piece with its encoding to come, in order, at most two per worker in flight.
-    A single piece is encoded here, with no pool to start."""
-    head = list(itertools.islice(pieces, 2))
-    if len(head) < 2:
+@contextmanager
+def _pool(workers: int, settings: _Settings | None, tasks: int) -> Iterator[ProcessPoolExecutor | None]:
+    """A pool of ``workers`` forked processes with ``settings``, or None (work in this
+    process) for fewer than two tasks; shut down, queued tasks cancelled, on leaving."""
+    if tasks < 2:
         _start_worker(settings, in_pool=False)
-        for piece in head:
-            done: Future = Future()
-            try:
-                done.set_result(encode_piece(piece))
-            except Exception as error:  # noqa: BLE001 - raised again by done.result()
-                done.set_exception(error)
-            finally:
-                _start_worker(None, in_pool=False)
-            yield piece, done
+        try:
+            yield None
+        finally:
+            _start_worker(None, in_pool=False)
         return
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(settings,))
-    pending: deque[tuple[Piece, Future]] = deque()
     try:
-        with _signals_held():  # the first task forks every worker
-            pending.append((head[0], pool.submit(encode_piece, head[0])))
-        for piece in itertools.chain(head[1:], pieces):
-            pending.append((piece, pool.submit(encode_piece, piece)))
-            while len(pending) >= 2 * workers or (pending and pending[0][1].done()):
-                yield pending.popleft()
-        while pending:
-            yield pending.popleft()
+        yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
+
+def _submit(pool: ProcessPoolExecutor | None, function: Callable, *args: object) -> Future:
+    """``function(*args)`` in the pool, or here (None), as a future."""
+    if pool is not None:
+        with _signals_held():  # the first task forks every worker
+            return pool.submit(function, *args)
+    done: Future = Future()
+    try:
+        done.set_result(function(*args))
+    except Exception as error:  # noqa: BLE001 - raised again by done.result()
+        done.set_exception(error)
+    return done
+
+
+def _in_order(
+    parts: Iterator[Piece], workers: int, settings: _Settings, spool: Path
+) -> Iterator[tuple[Piece, Path, Future]]:
+    """Each piece with the file of its ids and its encoding to come, in order, at most two
+    per worker in flight."""
+    head = list(itertools.islice(parts, 2))
+    numbered = ((piece, spool / f"{number:08d}.ids") for number, piece in enumerate(itertools.chain(head, parts)))
+    with _pool(workers, settings, len(head)) as pool:
+        pending: deque[tuple[Piece, Path, Future]] = deque()
+        for piece, path in numbered:
+            pending.append((piece, path, _submit(pool, encode_piece, piece, path)))
+            while len(pending) >= 2 * workers or (pending and pending[0][2].done()):
+                yield pending.popleft()
+        while pending:
+            yield pending.popleft()
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
@@ -352,51 +259,86 @@ def _signals_held() -> Iterator[None]:
             signal.raise_signal(number)
 
 
-def write_provisional_ids(
-    files: list[Path], provisional_path: Path, split: Callable[[str], list[str]], encoding_errors: str,
-    bar: tqdm | None, workers: int, piece_bytes: int | None = None, block_bytes: int | None = None,
-) -> Provisional:
-    """As :func:`w2gm.corpus._write_provisional_ids`, with ``workers`` processes: the same
-    ids, words and errors, and the words' counts."""
+
+def encode(
+    files: list[Path], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
+    workers: int, min_count: int, max_vocab: int | None, piece_bytes: int | None = None,
+    block_bytes: int | None = None,
+) -> tuple[Vocabulary, Provisional]:
+    """As :func:`w2gm.corpus.encode`'s serial passes, with ``workers`` processes: the same
+    ids written to ``ids_path``, the same vocabulary, words and errors."""
+    spool = ids_path.parent / SPOOL
+    shutil.rmtree(spool, ignore_errors=True)  # left by a run killed while reading
+    spool.mkdir()
+    try:
+        found, spooled = _read_pieces(files, spool, split, encoding_errors, bar, workers, piece_bytes, block_bytes)
+        vocab, remap = corpus.vocabulary(found, min_count, max_vocab)
+        _write_ids(spooled, remap, ids_path, vocab.total, workers)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    return vocab, found
+
+
+def _read_pieces(
+    files: list[Path], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
+    workers: int, piece_bytes: int | None, block_bytes: int | None,
+) -> tuple[Provisional, list[_Spooled]]:
+    """The first pass: every piece's local ids in a file of ``spool``, the words numbered in
+    order of first appearance in the text, and their counts."""
     block_bytes = block_bytes or corpus.BLOCK_BYTES
-    piece_bytes = piece_bytes or piece_size(files, workers)
+    piece_bytes = piece_bytes or pieces.piece_size(files, workers)
     advance = bar.update if bar is not None else None
-    pieces = (piece for file, path in enumerate(files)
-              for piece in _file_pieces(path, file, piece_bytes, block_bytes, advance))
+    parts = (piece for file, path in enumerate(files)
+             for piece in pieces.file_pieces(path, file, piece_bytes, block_bytes, advance))
     index: dict[str, int] = {}
     counts = np.zeros(1 << 16, dtype=np.int64)
+    spooled: list[_Spooled] = []
     tokens = replaced = 0
     current, lines, had_tokens, before = None, 0, False, 0
-    with open(provisional_path, "wb") as out, closing(
-        _in_order(pieces, workers, _Settings(split, encoding_errors, block_bytes))
-    ) as results:
-        for piece, future in results:
+    with closing(_in_order(parts, workers, _Settings(split, encoding_errors, block_bytes), spool)) as results:
+        for piece, path, future in results:
             if piece.file != current:
                 if current is not None and tokens == before:
                     raise corpus.no_words(files[current], had_tokens)
                 current, lines, had_tokens, before = piece.file, 0, False, tokens
             encoded = _result(future, lines, piece.start)
             # words new to the text take the next ids, in their order of first appearance
-            mapping = np.fromiter((index.setdefault(w, len(index)) for w in encoded.words), dtype=np.uint32,
+            mapping = np.fromiter((index.setdefault(w, len(index)) for w in encoded.words), dtype=np.int64,
                                   count=len(encoded.words))
             if len(index) > len(counts):
                 counts = np.concatenate([counts, np.zeros(len(index) + len(counts), dtype=np.int64)])
             counts[mapping] += encoded.counts
-            out.write(mapping[encoded.ids])
+            spooled.append(_Spooled(path, mapping, encoded.counts))
             lines += encoded.newlines
             had_tokens |= encoded.had_tokens
-            tokens += len(encoded.ids)
+            tokens += int(encoded.counts.sum())
             replaced += encoded.replaced
             if advance is not None and piece.data is None:
                 advance(encoded.size)
             corpus.show_words(bar, tokens)
     if current is not None and tokens == before:
         raise corpus.no_words(files[current], had_tokens)
-    return Provisional(list(index), counts[: len(index)], tokens, replaced)
+    return Provisional(list(index), counts[: len(index)], tokens, replaced), spooled
 
 
-def _result(future: Future, lines: int, start: int) -> Encoded:
-    """The piece's encoding; an error found in it is moved to its place in the file, after
+def _write_ids(spooled: list[_Spooled], remap: np.ndarray, ids_path: Path, total: int, workers: int) -> None:
+    """The second pass: each piece's final ids written in place, by the pool."""
+    ids = np.lib.format.open_memmap(ids_path, mode="w+", dtype=np.int32, shape=(total,))
+    del ids  # the header is written; the workers map the file themselves
+    offset = 0
+    with _pool(workers, None, len(spooled)) as pool:
+        futures = []
+        for piece in spooled:
+            final = remap[piece.mapping].astype(np.int32)
+            futures.append(_submit(pool, _write_final, piece, final, ids_path, offset))
+            offset += int(piece.counts[final >= 0].sum())
+        for future in futures:
+            _result(future, 0, 0)
+    assert offset == total, (offset, total)
+
+
+def _result(future: Future[T], lines: int, start: int) -> T:
+    """The task's result; an error found in it is moved to its place in the file, after
     the ``lines`` line breaks of the file's earlier pieces and the ``start`` bytes before it."""
     try:
         return future.result()

@@ -12,7 +12,6 @@ writes checkpoints (:mod:`w2gm.checkpoint`).  Reading the corpus and saving the 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import time
@@ -29,13 +28,13 @@ from .averaging import ModelAverager
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import TrainConfig
-from .engine import SpanUpdater
+from .engine import SpanUpdater, resolve_backend
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import MixtureTable
 from .reference_engine import ReferenceUpdater, reference_step
 from .sampling import PairSampler
-from .split import retie, split_components, split_tokens, tie_components
+from .split import principal_axes, retie, split_along, split_components, split_tokens, tie_components
 from .stopping import StopRequest, TrainingInterrupted
 from .vocab import Vocabulary
 
@@ -47,36 +46,6 @@ def learning_rate(config: TrainConfig, progress: float) -> float:
     """Linear decay from ``lr`` at progress 0 to ``lr_min`` at progress 1 (A.2)."""
     progress = min(max(progress, 0.0), 1.0)
     return config.lr * (1.0 - progress) + config.lr_min * progress
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise W2GMError(f"--device: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise W2GMError("--device cuda: no CUDA GPU is available to PyTorch here")
-    return device
-
-
-def resolve_backend(config: TrainConfig, device: torch.device) -> str:
-    """The engine ``--backend`` names, or for ``auto`` the fastest one that can run here."""
-    compiled = {"numba": "cpu", "triton": "cuda"}
-    if config.backend == "auto":
-        if config.optimizer != "adagrad":
-            return "torch"
-        if device.type == "cpu":
-            return "numba"
-        has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.triton_update"))
-        return "triton" if has_triton else "torch"
-    if config.backend in compiled:
-        if device.type != compiled[config.backend]:
-            raise W2GMError(f"--backend {config.backend} runs on {compiled[config.backend]}, not on {device}")
-        if config.optimizer != "adagrad":
-            raise W2GMError(f"--backend {config.backend} implements Adagrad only: use --optimizer adagrad")
-    return config.backend
 
 
 def make_updater(trainer: Trainer, backend: str) -> SpanUpdater:
@@ -152,14 +121,29 @@ class Trainer:
         """Whether the run trains tied components first and splits them (:mod:`w2gm.split`)."""
         return self.config.split_at > 0 and self.config.components > 1
 
-    def split(self) -> None:
-        """Split every eligible word's tied components (the same noise on every rank)."""
-        eligible = self.vocab.counts >= self.config.split_min_count
-        for offset, table in enumerate(self.tables.values()):
-            seed = span_seed(self.config.seed, (1 << 30) + offset, 0, 0)
-            split_components(table, self.config.split_noise, seed, eligible)
+    def split(self, data: np.ndarray | Tensor) -> None:
+        """Split every eligible word's tied components, the same way on every rank: along
+        the principal axes of its contexts in rank 0's ``data`` (its shard of the corpus),
+        or by random noise."""
+        config = self.config
+        eligible = self.vocab.counts >= config.split_min_count
+        if config.split_direction == "random":
+            for offset, table in enumerate(self.tables.values()):
+                seed = span_seed(config.seed, (1 << 30) + offset, 0, 0)
+                split_components(table, config.split_noise, seed, eligible)
+            return
+        axes = None
+        if self.group.is_main:
+            generator = torch.Generator(device=self.device)
+            generator.manual_seed(span_seed(config.seed, 1 << 30, 0, 0))
+            contexts = self.tables.get("output", self.tables["input"])
+            axes = principal_axes(data, contexts.means.mean(1), config, generator).cpu()
+        axes = self.group.share(axes)
+        assert isinstance(axes, Tensor)
+        for table in self.tables.values():
+            split_along(table, axes, config.split_noise * math.sqrt(config.dim), eligible)
 
-    def after_span(self, tokens: int, total: int) -> None:
+    def after_span(self, tokens: int, total: int, data: np.ndarray | Tensor) -> None:
         """What happens to the tables between spans, once ``tokens`` of the run's ``total``
         are trained (the same on every rank): the split of tied components, unless the run
         is over, and before it the re-tying of copies that lock-free updates made drift
@@ -167,7 +151,7 @@ class Trainer:
         if self._split_after is None:
             return
         if total > tokens >= self._split_after:
-            self.split()
+            self.split(data)
             self._split_after = None
         else:
             retie([tensor for name, table in self.tables.items()
@@ -374,7 +358,7 @@ class Trainer:
                     spans_since += 1
                     if not (math.isfinite(loss) and self._finite()):
                         raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
-                    self.after_span(position.tokens, total)
+                    self.after_span(position.tokens, total, data)
                     bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
                                     epoch=epoch + 1, refresh=False)
                     bar.update(trained)  # after the postfix, so that the bar shows this span's figures
