@@ -163,10 +163,11 @@ def test_the_defaults_separate_the_planted_senses_on_every_seed(tmp_path_factory
     """nll with five negatives, split along the principal axis of the word's contexts, gave
     each planted sense a component on 6 of 6 seeds: neighbours of one topic each, contexts of
     each topic choosing their own component, both in use.  Split at random it separated
-    none (the copies stayed at cosine 0.95), and with no split 1 of 6 (split.py)."""
-    corpus = tmp_path_factory.getbasetemp() / "planted_split.txt"
+    none (the copies stayed at cosine 0.95), and with no split 1 of 6 (split.py).  On this
+    half-size corpus, which trains in half the time, 10 of 10 seeds passed."""
+    corpus = tmp_path_factory.getbasetemp() / "planted_half.txt"
     if not corpus.exists():
-        write_two_sense_corpus(corpus)
+        write_two_sense_corpus(corpus, sentences=6000)
     model = w2gm.train(corpus, components=2, **{**DEFAULTS, "seed": seed})
     senses = []
     for k in range(2):
