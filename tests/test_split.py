@@ -158,7 +158,7 @@ def test_sense_mode_separates_the_planted_senses_on_every_seed(tmp_path_factory,
 DEFAULTS = {**PLANTED, **{key: PRESETS["small"][key] for key in ("objective", "negatives", "split_at")}}
 
 
-@pytest.mark.parametrize("seed", range(1, 7))
+@pytest.mark.parametrize("seed", [1, 2, 3])  # of 10 measured, all passing: the suite keeps under 15 minutes
 def test_the_defaults_separate_the_planted_senses_on_every_seed(tmp_path_factory, seed):
     """nll with five negatives, split along the principal axis of the word's contexts, gave
     each planted sense a component on 6 of 6 seeds: neighbours of one topic each, contexts of
