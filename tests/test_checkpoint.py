@@ -20,7 +20,7 @@ from w2gm.reference_engine import ReferenceUpdater
 #: A run of about 20 spans of 3000 tokens that takes some seconds on one thread, so that a
 #: signal can land in its middle.
 OPTIONS = dict(min_count=1, subsample=0, window=5, dim=10, epochs=2, span_tokens=3000, backend="torch",
-               threads=1, batch_size=64, lr=0.05, lr_min=1e-4, seed=3)
+               threads=1, batch_size=256, lr=0.05, lr_min=1e-4, seed=3)
 
 
 def flags(options: dict) -> list[str]:

@@ -75,14 +75,16 @@ def test_a_single_line_longer_than_many_blocks_is_read_in_bounded_pieces(tmp_pat
     assert max(sizes) <= 97
 
 
-def test_a_100_mb_single_line_encodes_in_bounded_memory(tmp_path):
+def test_a_24_mb_single_line_encodes_in_bounded_memory(tmp_path):
     """text8's shape: one line, no newline.  Peak heap memory (Python objects and numpy
-    arrays; memory-mapped pages are the page cache's) stays far below the file size."""
+    arrays; memory-mapped pages are the page cache's) stays far below the file size: the
+    reader grew by 2 MB on 32 MB of such text, where reading the line whole and splitting
+    it grew by 282 MB."""
     path = tmp_path / "huge.txt"
     word_list = np.array([f"word{i}" for i in range(1000)])
     with open(path, "w") as handle:
         rng = np.random.default_rng(1)
-        while handle.tell() < 100_000_000:
+        while handle.tell() < 24_000_000:
             handle.write(" ".join(word_list[rng.integers(0, 1000, 100_000)]) + " ")
     script = (
         "import tracemalloc; from w2gm import corpus; tracemalloc.start();"
@@ -91,8 +93,8 @@ def test_a_100_mb_single_line_encodes_in_bounded_memory(tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     tokens, grown_mb = int(out[0]), int(out[1])
-    assert tokens > 10_000_000
-    assert grown_mb < 150, f"reading a 100 MB line took {grown_mb} MB of heap"
+    assert tokens > 3_000_000
+    assert grown_mb < 12, f"reading a 24 MB line took {grown_mb} MB of heap"
 
 
 def test_directories_are_read_recursively_in_order_skipping_hidden_files(tmp_path):

@@ -76,7 +76,7 @@ LONG_SPANS = dict(min_count=1, subsample=0, window=5, dim=8, epochs=1, span_toke
 
 
 def test_sigterm_in_a_long_span_stops_within_seconds_and_the_resumed_run_ends_as_an_uninterrupted_one(tmp_path):
-    corpus = write_two_sense_corpus(tmp_path / "c.txt", sentences=1000)
+    corpus = write_two_sense_corpus(tmp_path / "c.txt", sentences=600)
     whole = w2gm.train(corpus, output=tmp_path / "whole.w2gm", **LONG_SPANS)
     output, directory = tmp_path / "m.w2gm", tmp_path / "m.w2gm.checkpoint"
     command = [sys.executable, "-m", "w2gm", "train", str(corpus), "-o", str(output), "-q", *flags(LONG_SPANS)]

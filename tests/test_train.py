@@ -120,11 +120,11 @@ def planted_corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module", params=["torch", "numba"])
-def planted_models(planted_corpus, request):
+def planted_mixture(planted_corpus, request):
     """Both engines must recover the planted senses: the reference and the compiled one."""
-    models = {k: w2gm.train(planted_corpus, components=k, backend=request.param, **PLANTED) for k in (1, 2)}
-    assert all(m.training["backend"] == request.param for m in models.values())
-    return models
+    model = w2gm.train(planted_corpus, components=2, backend=request.param, **PLANTED)
+    assert model.training["backend"] == request.param
+    return model
 
 
 def sense_of(model, key, topn=5):
@@ -134,21 +134,20 @@ def sense_of(model, key, topn=5):
     return best, topics.count(best)
 
 
-def test_planted_senses_are_separated_by_two_components(planted_models):
-    model = planted_models[2]
-    senses = [sense_of(model, f"{AMBIGUOUS}:{k}") for k in range(2)]
+def test_planted_senses_are_separated_by_two_components(planted_mixture):
+    senses = [sense_of(planted_mixture, f"{AMBIGUOUS}:{k}") for k in range(2)]
     assert sorted(topic for topic, _ in senses) == ["money", "river"], senses
     assert all(agreeing >= 4 for _, agreeing in senses), senses
 
 
-def test_a_single_gaussian_cannot_sit_near_both_senses(planted_models):
-    """Paper 4.2: a unimodal embedding's neighbours are predominantly one meaning, while the
-    mixture gives each meaning a component of its own."""
-    single = planted_models[1]
+def test_a_single_gaussian_cannot_sit_near_both_senses(planted_corpus):
+    """Paper 4.2: a unimodal embedding's neighbours are predominantly one meaning, where the
+    mixture gives each meaning a component of its own (the test above).  A claim about the
+    model, not the engine: the compiled one trains it."""
+    single = w2gm.train(planted_corpus, components=1, backend="numba", **PLANTED)
     neighbours = [name.rstrip("0123456789") for name, _ in single.most_similar(AMBIGUOUS, topn=10)]
     per_sense = sorted(neighbours.count(sense) for sense in ("river", "money"))
     assert per_sense[0] <= 3, neighbours
-    assert all(sense_of(planted_models[2], f"{AMBIGUOUS}:{k}")[1] >= 4 for k in range(2))
 
 
 def test_the_sense_objective_pushes_only_the_component_the_positive_chose():

@@ -111,7 +111,7 @@ def sample_pairs(
     places of it.  Row p of ``pairs`` is (centre, context, negatives...) and
     ``positions[p]`` the centre's place in the span; returns the number of rows written."""
     per_pair = pairs.shape[1] - 2
-    made = 0
+    made = np.int64(0)  # not the literal 0: a caller would compile its callees once for Literal[int](0) too
     for i in range(first, last):
         size = 1 + int(uniform(state) * window)
         for j in range(max(0, i - size), min(count, i + size + 1)):
