@@ -128,9 +128,18 @@ class ReviveTrainer(Trainer):
         print(f"    revived {len(rows):,} components at {tokens / 1e6:.0f}M tokens", flush=True)
 
 
+class UnweightedSplitTrainer(Trainer):
+    """The principal split with every context word counted alike (before the keep
+    probabilities weighted them)."""
+
+    def context_weights(self) -> torch.Tensor:
+        return torch.ones_like(super().context_weights())
+
+
 #: Variants that are not training options: the Trainer subclass they train with, and
 #: whether the weights are set from usage after training.
-TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer, "K=2 nll revive": ReviveTrainer}
+TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer, "K=2 nll revive": ReviveTrainer,
+            "K=2 split unweighted": UnweightedSplitTrainer}
 USAGE_WEIGHTS = {"K=2 split+usage", "K=2 sense+usage"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -138,6 +147,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 A.2 init": {"components": 2, "component_spread": 1.0},
     "K=2 spread": {"components": 2},
     "K=2 split": {"components": 2, "split_at": 0.4},
+    "K=2 split unweighted": {"components": 2, "split_at": 0.4},
     "K=2 split random": {"components": 2, "split_at": 0.4, "split_direction": "random"},
     "K=2 split d.1": {"components": 2, "split_at": 0.4, "split_noise": 0.1},
     "K=2 split .2": {"components": 2, "split_at": 0.2},

@@ -9,7 +9,7 @@ import w2gm
 from w2gm.config import PRESETS, make_config
 from w2gm.energy import log_expected_likelihood
 from w2gm.mixture import MixtureTable
-from w2gm.split import context_axes, split_along, split_components, tie_components
+from w2gm.split import _window_means, context_axes, split_along, split_components, tie_components
 from w2gm.trainer import Trainer
 from w2gm.vocab import Vocabulary
 
@@ -92,6 +92,55 @@ def test_context_axes_find_the_direction_in_which_a_words_contexts_differ():
     assert abs(float(axes[0, 0] @ line)) > 0.99
     assert abs(float(axes[0, 1] @ line)) < 0.1  # the second axis is orthogonal to the first
     assert abs(float(axes[1, 0] @ line)) < 0.6
+
+
+def test_window_means_weigh_each_context_word_as_often_as_training_pairs_it():
+    """Keep probability times the share (W - d + 1) / W of dynamic windows that reach
+    distance d, against a loop; at the text's ends the window is cut."""
+    rng = np.random.default_rng(2)
+    vocab, dim, window = 9, 5, 3
+    ids = torch.tensor(rng.integers(0, vocab, 40))
+    means = torch.tensor(rng.normal(size=(vocab, dim)), dtype=torch.float32)
+    keep = torch.tensor(rng.uniform(0.05, 1.0, vocab), dtype=torch.float32)
+    positions = torch.tensor([0, 1, 17, 38, 39])
+    expected = []
+    for i in positions.tolist():
+        total, weight = torch.zeros(dim), 0.0
+        for j in range(max(0, i - window), min(len(ids), i + window + 1)):
+            if j != i:
+                w = float(keep[ids[j]]) * (window - abs(j - i) + 1) / window
+                total, weight = total + w * means[ids[j]], weight + w
+        expected.append(total / weight)
+    torch.testing.assert_close(_window_means(ids, positions, means, window, keep), torch.stack(expected))
+
+
+def test_axes_follow_the_contexts_training_sees_not_the_words_subsampling_drops():
+    """Word 0 occurs among words of group A or of group B (its senses), and each of its
+    windows also holds one of two frequent words whose means lie far apart along v, as
+    "the" and "of" might.  Weighted by keep probabilities (0.02 for the frequent words),
+    the axis is the A-B line; counting every word alike, it would be v."""
+    rng = np.random.default_rng(6)
+    dim, window = 16, 3
+    u, v = np.linalg.qr(rng.normal(size=(dim, 2)))[0].T
+    group_a, group_b, frequent = np.arange(3, 13), np.arange(13, 23), np.array([1, 2])
+    context_means = rng.normal(size=(23, dim)) * 0.3
+    context_means[group_a] += u
+    context_means[group_b] -= u
+    context_means[frequent] += np.array([[6.0], [-6.0]]) * v
+    ids = []
+    for sentence in range(400):
+        group = group_a if sentence % 2 else group_b
+        words = [*rng.choice(group, size=2 * window - 1), rng.choice(frequent)]
+        rng.shuffle(words)
+        ids += [*words[:window], 0, *words[window:]]
+    keep = torch.ones(23)
+    keep[frequent] = 0.02
+    arguments = (torch.tensor(ids), torch.tensor(context_means, dtype=torch.float32), window, 1)
+    weighted = context_axes(*arguments, torch.Generator().manual_seed(0), keep)[0, 0]
+    plain = context_axes(*arguments, torch.Generator().manual_seed(0))[0, 0]
+    u, v = torch.tensor(u, dtype=torch.float32), torch.tensor(v, dtype=torch.float32)
+    assert abs(float(weighted @ u)) > 0.9  # 0.96-0.98 over seeds 6-11
+    assert abs(float(plain @ v)) > 0.85  # 0.90-0.99
 
 
 def test_split_along_moves_components_apart_in_opposite_directions():

@@ -23,9 +23,13 @@ Which way to move them (``split_direction``):
   is split along its data's largest eigenvector.  For a sample of the word's occurrences,
   the mean of the context words' (output) means is one point; the top eigenvector v of
   their covariance is the direction in which the contexts differ most, which for a word of
-  two senses separates them.  Components 0 and 1 move to mu + a v and mu - a v (components
-  2 and 3 along the second eigenvector, and so on), a = ``split_noise`` sqrt(D), the norm
-  the random noise has on average.  On the planted two-sense corpus this separated the
+  two senses separates them.  Each context word counts as often as training pairs it with
+  the word: with its subsampling keep probability (A.2), times the share of the dynamic
+  windows that reach it, (W - d + 1) / W at distance d.  Unweighted, the frequent words
+  that subsampling drops make up most of each window, and the axis can follow them.
+  Components 0 and 1 move to mu + a v and mu - a v (components 2 and 3 along the second
+  eigenvector, and so on), a = ``split_noise`` sqrt(D), the norm the random noise has on
+  average.  On the planted two-sense corpus this separated the
   senses on 6 seeds of 6, the random split on none (the copies, started on either side of
   the ambiguous word at random, stayed at cosine 0.95).
 * ``random``: each component mean gets its own Gaussian noise of standard deviation
@@ -48,9 +52,13 @@ SCAN_TOKENS = 1 << 26
 OCCURRENCES = 128
 #: Words whose axes are found at once: bounds their ``[words, OCCURRENCES, D]`` points.
 BLOCK_WORDS = 4096
-#: Subspace iterations for the leading axes: the component along an axis whose eigenvalue
-#: is below 0.8 of the leading one shrinks to 0.8^30 ~ 1e-3.
+#: Subspace iterations for the leading axes, each with the eighth power of the covariance:
+#: the component along an axis whose eigenvalue is 0.98 of the leading one shrinks to
+#: 0.98^240 ~ 0.008.  Then a few with the covariance itself, for the axes after the first:
+#: where their eigenvalues are under a seventh of the first's, the eighth power leaves them
+#: below float32's rounding of it.
 ITERATIONS = 30
+REFINEMENTS = 10
 
 
 def tie_components(table: MixtureTable) -> None:
@@ -100,31 +108,34 @@ def _only(offsets: Tensor, eligible: np.ndarray | None) -> Tensor:
 
 
 def principal_axes(data: np.ndarray | Tensor, context_means: Tensor, config: TrainConfig,
-                   generator: torch.Generator) -> Tensor:
+                   generator: torch.Generator, keep: Tensor | None = None) -> Tensor:
     """The axes ``[V, ceil(K / 2), D]`` the tied components split along, found in ``data``
-    (the corpus ids, or a random stretch of SCAN_TOKENS of them) with the training window."""
+    (the corpus ids, or a random stretch of SCAN_TOKENS of them) with the training window
+    and the words' keep probabilities ``keep [V]`` (all 1 when None)."""
     start = 0
     if len(data) > SCAN_TOKENS:
         start = int(torch.randint(len(data) - SCAN_TOKENS, (1,), generator=generator, device=generator.device))
     stretch = data[start : start + SCAN_TOKENS]
     if not isinstance(stretch, Tensor):
         stretch = torch.from_numpy(np.asarray(stretch, dtype=np.int64))
-    return context_axes(stretch, context_means, config.window, (config.components + 1) // 2, generator)
+    return context_axes(stretch, context_means, config.window, (config.components + 1) // 2, generator, keep)
 
 
 def context_axes(
     ids: Tensor, context_means: Tensor, window: int, axes: int, generator: torch.Generator,
-    occurrences: int = OCCURRENCES, block: int = BLOCK_WORDS,
+    keep: Tensor | None = None, occurrences: int = OCCURRENCES, block: int = BLOCK_WORDS,
 ) -> Tensor:
     """The ``axes`` leading eigenvectors ``[V, axes, D]`` of the covariance of each word's
     contexts in ``ids`` (on the device of ``context_means [V, D]``).
 
     Up to ``occurrences`` occurrences of each word, drawn at random, each give one point:
-    the mean of ``context_means`` over the ``window`` words each side.  A word seen fewer
-    than twice has no covariance; it gets random unit vectors."""
+    the mean of ``context_means`` over the ``window`` words each side, each weighted by its
+    keep probability ``keep [V]`` (1 when None) and its dynamic windows' share (module
+    docstring).  A word seen fewer than twice has no covariance; it gets random unit vectors."""
     device = context_means.device
     vocab_size, dim = context_means.shape
     ids = ids.to(device=device, dtype=torch.long)
+    keep = torch.ones(vocab_size, device=device) if keep is None else keep.to(device)
     # positions grouped by word, in random order within each word; the first ``occurrences``
     order = torch.randperm(len(ids), generator=generator, device=device)
     order = order[torch.sort(ids[order], stable=True).indices]
@@ -142,7 +153,7 @@ def context_axes(
         positions = order[chosen]
         # the words' points side by side, zero-padded: [words, occurrences, D]
         points = torch.zeros(high - low, occurrences, dim, device=device, dtype=context_means.dtype)
-        points[ids[positions] - low, rank[chosen]] = _window_means(ids, positions, context_means, window)
+        points[ids[positions] - low, rank[chosen]] = _window_means(ids, positions, context_means, window, keep)
         n = kept[low:high].to(points.dtype).clamp(min=1)[:, None, None]
         mean = points.sum(1, keepdim=True) / n
         covariance = points.transpose(1, 2) @ points / n - mean.transpose(1, 2) @ mean
@@ -151,25 +162,53 @@ def context_axes(
     return result
 
 
-def _window_means(ids: Tensor, positions: Tensor, context_means: Tensor, window: int) -> Tensor:
-    """``[n, D]``: the mean of ``context_means`` over the words within ``window`` of each position."""
+def _window_means(ids: Tensor, positions: Tensor, context_means: Tensor, window: int, keep: Tensor) -> Tensor:
+    """``[n, D]``: the weighted mean of ``context_means`` over the words within ``window`` of
+    each position, a word at distance d weighted by ``keep`` times (window - d + 1) / window."""
     steps = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(positions.device)
+    reach = (window + 1 - steps.abs()).to(context_means.dtype) / window
     around = positions[:, None] + steps
     inside = (around >= 0) & (around < len(ids))
+    words = ids[around.clamp(0, len(ids) - 1)]
+    weights = torch.where(inside, reach * keep[words].to(context_means.dtype), 0.0)  # [n, 2 window]
     lengths = inside.sum(1)
     offsets = torch.cumsum(lengths, 0) - lengths
-    return torch.nn.functional.embedding_bag(ids[around[inside]], context_means, offsets, mode="mean")
+    sums = torch.nn.functional.embedding_bag(
+        words[inside], context_means, offsets, mode="sum", per_sample_weights=weights[inside])
+    return sums / weights.sum(1, keepdim=True).clamp(min=torch.finfo(weights.dtype).tiny)
 
 
 def _leading_eigenvectors(covariance: Tensor, start: Tensor, iterations: int = ITERATIONS) -> Tensor:
     """The leading eigenvectors ``[n, a, D]`` of symmetric ``covariance [n, D, D]``, by
-    subspace iteration from ``start [n, a, D]`` and a Rayleigh-Ritz rotation (a batched
-    ``eigh`` of the [D, D] matrices costs seconds on a CPU for a vocabulary)."""
-    basis = start.transpose(1, 2)  # [n, D, a]
+    subspace iteration from ``start [n, a, D]`` with the covariance's eighth power, and a
+    Rayleigh-Ritz rotation (a batched ``eigh`` of the [D, D] matrices costs seconds on a
+    CPU for a vocabulary; a batched QR costs as much on a GPU, Gram-Schmidt over a few
+    columns nothing)."""
+    trace = covariance.diagonal(dim1=1, dim2=2).sum(-1)[:, None, None]
+    power = covariance / trace.clamp(min=torch.finfo(covariance.dtype).tiny)  # eigenvalues in [0, 1]
+    for _ in range(3):
+        power = power @ power
+    basis = _orthonormal(start.transpose(1, 2))  # [n, D, a]
     for _ in range(iterations):
-        basis = torch.linalg.qr(covariance @ basis).Q
+        basis = _orthonormal(power @ basis)
+    for _ in range(REFINEMENTS if basis.shape[-1] > 1 else 0):
+        basis = _orthonormal(covariance @ basis)
     _, rotation = torch.linalg.eigh(basis.transpose(1, 2) @ covariance @ basis)  # [n, a, a], ascending
     return (basis @ rotation.flip(-1)).transpose(1, 2)
+
+
+def _orthonormal(basis: Tensor) -> Tensor:
+    """The columns of ``basis [n, D, a]`` made orthonormal in order: Gram-Schmidt, each
+    projection made twice, as one loses orthogonality when a column lies almost in the
+    span of those before it."""
+    columns: list[Tensor] = []
+    for j in range(basis.shape[-1]):
+        column = basis[..., j]
+        for _ in range(2 if columns else 0):
+            for done in columns:
+                column = column - (done * column).sum(-1, keepdim=True) * done
+        columns.append(column / column.norm(dim=-1, keepdim=True).clamp(min=torch.finfo(column.dtype).tiny))
+    return torch.stack(columns, -1)
 
 
 def split_tokens(total_tokens: int, split_at: float) -> int:

@@ -137,11 +137,15 @@ class Trainer:
             generator = torch.Generator(device=self.device)
             generator.manual_seed(span_seed(config.seed, 1 << 30, 0, 0))
             contexts = self.tables.get("output", self.tables["input"])
-            axes = principal_axes(data, contexts.means.mean(1), config, generator).cpu()
+            axes = principal_axes(data, contexts.means.mean(1), config, generator, self.context_weights()).cpu()
         axes = self.group.share(axes)
         assert isinstance(axes, Tensor)
         for table in self.tables.values():
             split_along(table, axes, config.split_noise * math.sqrt(config.dim), eligible)
+
+    def context_weights(self) -> Tensor:
+        """How much each word counts in the contexts the split reads: its keep probability."""
+        return self.sampler.keep_probability
 
     def after_span(self, tokens: int, total: int, data: np.ndarray | Tensor) -> None:
         """What happens to the tables between spans, once ``tokens`` of the run's ``total``
