@@ -51,8 +51,8 @@ from throughput import CORPUS, print_scores, ws353_spearman
 
 from w2gm import corpus
 from w2gm.config import TrainConfig, make_config
+from w2gm.engines.triton_update import DEFAULT_BLOCK, TritonUpdater
 from w2gm.trainer import Trainer, learning_rate
-from w2gm.triton_update import DEFAULT_BLOCK, TritonUpdater
 
 DEVICE = torch.device("cuda")
 #: (pairs per program, warps per program) tried by --sweep

@@ -48,7 +48,7 @@ from senses import normalised_copy  # noqa: E402
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
 from w2gm.energy import log_energy_and_shares  # noqa: E402
-from w2gm.engine import resolve_device  # noqa: E402
+from w2gm.engines import resolve_device  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
 

@@ -52,7 +52,7 @@ from throughput import gensim_python  # noqa: E402
 
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
-from w2gm.engine import resolve_device  # noqa: E402
+from w2gm.engines import resolve_device  # noqa: E402
 from w2gm.evaluate import catalogue  # noqa: E402
 from w2gm.evaluate.coherence import component_report  # noqa: E402
 from w2gm.evaluate.datasets import find_file, read_scws, read_word_pairs  # noqa: E402

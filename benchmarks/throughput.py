@@ -10,7 +10,7 @@
 Methods, all at the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5, one
 negative, Adagrad from 0.05 to 1e-5 over one pass):
 
-* ``numba``   ``Trainer.fit`` with the numba engine (:mod:`w2gm.hogwild`: sampling and
+* ``numba``   ``Trainer.fit`` with the numba engine (:mod:`w2gm.engines.hogwild`: sampling and
   training compiled together, Hogwild threads);
 * ``torch``   ``Trainer.fit`` with the reference engine (autograd, batches of 4096 pairs);
 * ``gensim``  Word2Vec skip-gram, dim 50, window 10, sample 1e-5, negative 1.

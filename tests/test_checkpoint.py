@@ -13,9 +13,9 @@ from planted import write_two_sense_corpus
 
 import w2gm
 from w2gm.checkpoint import CheckpointDir, CheckpointSchedule, read_metadata
+from w2gm.engines.reference import ReferenceUpdater
 from w2gm.errors import W2GMError
 from w2gm.keyed import KeyedMixtures
-from w2gm.reference_engine import ReferenceUpdater
 
 #: A run of about 20 spans of 3000 tokens that takes some seconds on one thread, so that a
 #: signal can land in its middle.

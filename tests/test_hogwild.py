@@ -9,11 +9,11 @@ import pytest
 import torch
 from scipy.stats import binomtest, chisquare
 
-from w2gm import hogwild, kernel_sampling
 from w2gm.config import TrainConfig
 from w2gm.energy import log_expected_likelihood
+from w2gm.engines import hogwild, kernel_sampling
+from w2gm.engines.hogwild import HogwildUpdater
 from w2gm.errors import W2GMError
-from w2gm.hogwild import HogwildUpdater
 from w2gm.mixture import PARAMETER_NAMES
 from w2gm.objective import max_margin_loss, nll_offset
 from w2gm.trainer import Trainer

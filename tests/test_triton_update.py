@@ -24,11 +24,11 @@ if DEVICE.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":  # confte
 from test_hogwild import CENTRES, CONTEXTS, NEGATIVES, state, trainer  # noqa: E402
 
 from w2gm.config import TrainConfig  # noqa: E402
+from w2gm.engines.triton_update import TritonUpdater  # noqa: E402
 from w2gm.errors import W2GMError  # noqa: E402
 from w2gm.objective import nll_offset  # noqa: E402
 from w2gm.sampling import PairSampler  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
-from w2gm.triton_update import TritonUpdater  # noqa: E402
 from w2gm.vocab import Vocabulary  # noqa: E402
 
 

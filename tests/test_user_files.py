@@ -21,7 +21,7 @@ import w2gm
 from w2gm import corpus as corpus_module
 from w2gm.checkpoint import LOCK, MARKER, CheckpointDir
 from w2gm.cli import main
-from w2gm.reference_engine import ReferenceUpdater
+from w2gm.engines.reference import ReferenceUpdater
 from w2gm.runlock import RunLock, output_lock
 
 FAST = ["-q", "--epochs", "1", "--min-count", "1", "--dim", "4", "--backend", "torch", "--threads", "1"]

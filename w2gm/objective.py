@@ -1,7 +1,7 @@
 """Training objectives on the log expected likelihood kernel log E (Eq. 2, :mod:`w2gm.energy`).
 
-``--objective`` chooses one; every engine (the torch reference in :mod:`w2gm.reference_engine`,
-:mod:`w2gm.hogwild`, :mod:`w2gm.triton_update`) implements all three, and this module is
+``--objective`` chooses one; every engine (the torch reference in :mod:`w2gm.engines.reference`,
+:mod:`w2gm.engines.hogwild`, :mod:`w2gm.engines.triton_update`) implements all three, and this module is
 what the compiled ones are tested against.
 
 * ``paper``: 3.3's hinge max(0, m - log E(w,c) + log E(w,c')) per negative.

@@ -21,7 +21,7 @@ from . import autopreset, distributed, limits, usage
 from . import corpus as corpus_module
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
-from .engine import resolve_backend, resolve_device
+from .engines import resolve_backend, resolve_device
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .outputs import check_output, remove_leftovers

@@ -2,9 +2,9 @@
 over the corpus, with checkpoints and several ranks.
 
 The corpus is trained span by span (``--span-tokens`` ids at a time).  A span goes to an
-update engine: the reference (:mod:`w2gm.reference_engine`, plain torch), or one of the
-compiled engines with the same loss, sampling and schedule, :mod:`w2gm.hogwild` (numba,
-CPU) and :mod:`w2gm.triton_update` (Triton, CUDA).  Between spans the loop reports
+update engine: the reference (:mod:`w2gm.engines.reference`, plain torch), or one of the
+compiled engines with the same loss, sampling and schedule, :mod:`w2gm.engines.hogwild` (numba,
+CPU) and :mod:`w2gm.engines.triton_update` (Triton, CUDA).  Between spans the loop reports
 progress, merges the ranks' models (:mod:`w2gm.averaging`), checks for divergence and
 writes checkpoints (:mod:`w2gm.checkpoint`).  Reading the corpus and saving the model are
 :func:`w2gm.train.train`'s.
@@ -28,11 +28,11 @@ from .averaging import ModelAverager
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import TrainConfig
-from .engine import SpanUpdater, resolve_backend
+from .engines import SpanUpdater, resolve_backend
+from .engines.reference import ReferenceUpdater, reference_step
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .mixture import MixtureTable
-from .reference_engine import ReferenceUpdater, reference_step
 from .sampling import PairSampler
 from .split import principal_axes, retie, split_along, split_components, split_tokens, tie_components
 from .stopping import StopRequest, TrainingInterrupted
@@ -50,11 +50,11 @@ def learning_rate(config: TrainConfig, progress: float) -> float:
 
 def make_updater(trainer: Trainer, backend: str) -> SpanUpdater:
     if backend == "numba":
-        from .hogwild import HogwildUpdater
+        from .engines.hogwild import HogwildUpdater
 
         return HogwildUpdater.from_trainer(trainer)
     if backend == "triton":
-        from .triton_update import TritonUpdater
+        from .engines.triton_update import TritonUpdater
 
         return TritonUpdater.from_trainer(trainer)
     return ReferenceUpdater(trainer)

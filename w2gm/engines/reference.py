@@ -1,7 +1,7 @@
 """The reference engine, which defines what training computes: the loss of
 :mod:`w2gm.objective` on a batch of pairs, differentiated by autograd on the rows the batch
 gathers, and an optimiser step on those rows only (:mod:`w2gm.optim`).  It runs on any
-device with any optimiser; the compiled engines (:mod:`w2gm.hogwild`, :mod:`w2gm.triton_update`)
+device with any optimiser; the compiled engines (:mod:`w2gm.engines.hogwild`, :mod:`w2gm.engines.triton_update`)
 are tested against :func:`reference_step` pair by pair.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from .chunks import SpanChunks
-from .engine import TrainerParts
-from .mixture import PARAMETER_NAMES, MixtureTable
-from .objective import batch_loss
+from ..chunks import SpanChunks
+from ..mixture import PARAMETER_NAMES, MixtureTable
+from ..objective import batch_loss
+from . import TrainerParts
 
 
 @dataclass

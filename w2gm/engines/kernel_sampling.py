@@ -1,4 +1,4 @@
-"""Sampling inside the compiled CPU engine (:mod:`w2gm.hogwild`), as :class:`w2gm.sampling.PairSampler`
+"""Sampling inside the compiled CPU engine (:mod:`w2gm.engines.hogwild`), as :class:`w2gm.sampling.PairSampler`
 draws it on the reference path: subsampling (A.2), a window of random size per centre,
 unigram^0.75 negatives from Walker's alias table, and the pairs of a round shuffled.  Each
 block of a span draws from its own splitmix64 stream, seeded by the span's seed and the

@@ -1,4 +1,4 @@
-"""GPU fast path: the max-margin update of :mod:`w2gm.reference_engine` as one fused Triton kernel.
+"""GPU fast path: the max-margin update of :mod:`w2gm.engines.reference` as one fused Triton kernel.
 
 The reference path batches pairs, lets autograd differentiate the loss and hands summed
 row gradients to :class:`~w2gm.optim.RowAdagrad`.  Here one kernel launch trains on a
@@ -10,7 +10,7 @@ al. 2011, as word2vec and the paper's "asynchronous gradient descent" do): when 
 in flight touch the same row, part of one small update may be lost.  A launch with one
 pair is exactly the reference path's ``Trainer.step`` on that pair.
 
-The gradients are those of :mod:`w2gm.hogwild`'s docstring.  For one pair, with f the
+The gradients are those of :mod:`w2gm.engines.hogwild`'s docstring.  For one pair, with f the
 word's mixture (means mu_i, variances a_i, weights p = softmax(s)), g a context's (nu_j,
 b_j, q) and S_ijc = a_ic + b_jc + epsilon (A.2), C variance columns each standing for D/C
 dimensions:
@@ -54,13 +54,13 @@ import triton
 import triton.language as tl
 from torch import Tensor
 
-from .energy import VARIANCE_EPSILON
-from .engine import TrainerParts
-from .errors import W2GMError
-from .mixture import PARAMETER_NAMES, MixtureTable
-from .objective import nll_offset
-from .optim import RowAdagrad, RowOptimizer
-from .sampling import PairSampler
+from ..energy import VARIANCE_EPSILON
+from ..errors import W2GMError
+from ..mixture import PARAMETER_NAMES, MixtureTable
+from ..objective import nll_offset
+from ..optim import RowAdagrad, RowOptimizer
+from ..sampling import PairSampler
+from . import TrainerParts
 
 LOG_2PI = tl.constexpr(math.log(2.0 * math.pi))
 

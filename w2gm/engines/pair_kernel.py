@@ -1,4 +1,4 @@
-"""The compiled update of one (word, context, negatives) pair, for :mod:`w2gm.hogwild`.
+"""The compiled update of one (word, context, negatives) pair, for :mod:`w2gm.engines.hogwild`.
 
 Maths for one pair, with f the word's mixture (means mu_i, variances a_i = exp(log a_i),
 logits s_i, weights p = softmax(s)) and g a context's (nu_j, b_j, t_j, q), C variance

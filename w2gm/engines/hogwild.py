@@ -1,4 +1,4 @@
-"""CPU fast path: the max-margin update of :mod:`w2gm.reference_engine` as a compiled Hogwild loop.
+"""CPU fast path: the max-margin update of :mod:`w2gm.engines.reference` as a compiled Hogwild loop.
 
 The reference path batches pairs, lets autograd differentiate the loss and hands summed
 row gradients to :class:`~w2gm.optim.RowAdagrad`.  Here numba compiles a loop that, for
@@ -14,8 +14,8 @@ gradients at the parameters before the pair, summed over the pair's repeated row
 one Adagrad step per row.  Tables and Adagrad sums are updated in place through numpy
 views of the trainer's tensors, so both paths share them.
 
-The pair update and its maths are :mod:`w2gm.pair_kernel`'s; the sampling inside the loop
-is :mod:`w2gm.kernel_sampling`'s.
+The pair update and its maths are :mod:`w2gm.engines.pair_kernel`'s; the sampling inside the loop
+is :mod:`w2gm.engines.kernel_sampling`'s.
 """
 
 from __future__ import annotations
@@ -30,16 +30,16 @@ import numpy as np
 import torch
 from numba import njit
 
-from .chunks import SpanChunks
-from .energy import VARIANCE_EPSILON
-from .engine import TrainerParts
-from .errors import W2GMError
+from ..chunks import SpanChunks
+from ..energy import VARIANCE_EPSILON
+from ..errors import W2GMError
+from ..mixture import PARAMETER_NAMES, MixtureTable
+from ..objective import nll_offset
+from ..optim import RowAdagrad, RowOptimizer
+from ..sampling import PairSampler
+from . import TrainerParts
 from .kernel_sampling import alias_table, sample_pairs, shuffle, stream, subsample
-from .mixture import PARAMETER_NAMES, MixtureTable
-from .objective import nll_offset
-from .optim import RowAdagrad, RowOptimizer
 from .pair_kernel import Array, Shape, Table, scratch_buffers, train_pairs
-from .sampling import PairSampler
 
 #: Blocks of a span per thread in :meth:`HogwildUpdater.train_span`.
 BLOCKS_PER_THREAD = 8

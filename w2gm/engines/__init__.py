@@ -1,9 +1,17 @@
-"""What an update engine is, for the training loop and for the engines themselves.
+"""The update engines, and what an engine is to the training loop.
 
-The loop in :mod:`w2gm.trainer` drives any :class:`SpanUpdater`.  The reference engine
-(:mod:`w2gm.reference_engine`) defines the semantics, and the compiled ones
-(:mod:`w2gm.hogwild`, :mod:`w2gm.triton_update`) follow it; all are built from a trainer's
-:class:`TrainerParts` without importing the trainer, so that data flows one way:
+One concept, three implementations of the same update (the loss of :mod:`w2gm.objective`,
+the sampling of :mod:`w2gm.sampling`, Adagrad of :mod:`w2gm.optim`):
+
+* :mod:`~w2gm.engines.reference`: plain torch and autograd, the specification; the
+  others are tested against it pair by pair.
+* :mod:`~w2gm.engines.hogwild`: numba on the CPU, lock-free threads; the pair update is
+  :mod:`~w2gm.engines.pair_kernel`'s and the sampling inside the loop
+  :mod:`~w2gm.engines.kernel_sampling`'s.
+* :mod:`~w2gm.engines.triton_update`: one fused Triton kernel on a GPU.
+
+The loop in :mod:`w2gm.trainer` drives any :class:`SpanUpdater`; every engine is built from
+a trainer's :class:`TrainerParts` without importing the trainer, so that data flows one way:
 trainer -> engines.  :func:`resolve_device` and :func:`resolve_backend` say which engine
 runs here.
 """
@@ -17,12 +25,12 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
-from .config import TrainConfig
-from .errors import W2GMError
-from .mixture import MixtureTable
-from .optim import RowOptimizer
-from .sampling import PairSampler
-from .vocab import Vocabulary
+from ..config import TrainConfig
+from ..errors import W2GMError
+from ..mixture import MixtureTable
+from ..optim import RowOptimizer
+from ..sampling import PairSampler
+from ..vocab import Vocabulary
 
 
 class SpanUpdater(Protocol):
@@ -65,7 +73,7 @@ def resolve_backend(config: TrainConfig, device: torch.device) -> str:
             return "torch"
         if device.type == "cpu":
             return "numba"
-        has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.triton_update"))
+        has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.engines.triton_update"))
         return "triton" if has_triton else "torch"
     if config.backend in compiled:
         if device.type != compiled[config.backend]:
