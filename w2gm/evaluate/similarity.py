@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from .datasets import WordPairs, read_word_pairs
 from .pairs import OOVPolicy, describe_policy, score_pairs
@@ -49,6 +48,8 @@ def correlations(scores: np.ndarray, gold: np.ndarray) -> tuple[Correlation, Cor
     """(Pearson, Spearman) between model scores and gold scores; NaN where undefined or
     empty of meaning (fewer than three pairs, whose correlation can only be +-1, or a
     constant side)."""
+    from scipy import stats  # 1.4 s to import: only the commands that correlate pay it
+
     if len(scores) < 3 or np.ptp(scores) == 0 or np.ptp(gold) == 0:
         nan = Correlation(float("nan"), float("nan"))
         return nan, nan
