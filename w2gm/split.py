@@ -169,12 +169,9 @@ def _window_means(ids: Tensor, positions: Tensor, context_means: Tensor, window:
     reach = (window + 1 - steps.abs()).to(context_means.dtype) / window
     around = positions[:, None] + steps
     inside = (around >= 0) & (around < len(ids))
-    words = ids[around.clamp(0, len(ids) - 1)]
-    weights = torch.where(inside, reach * keep[words].to(context_means.dtype), 0.0)  # [n, 2 window]
-    lengths = inside.sum(1)
-    offsets = torch.cumsum(lengths, 0) - lengths
-    sums = torch.nn.functional.embedding_bag(
-        words[inside], context_means, offsets, mode="sum", per_sample_weights=weights[inside])
+    words = ids[around.clamp(0, len(ids) - 1)]  # [n, 2 window]; places past the text's ends weigh 0
+    weights = torch.where(inside, reach * keep[words].to(context_means.dtype), 0.0)
+    sums = torch.nn.functional.embedding_bag(words, context_means, mode="sum", per_sample_weights=weights)
     return sums / weights.sum(1, keepdim=True).clamp(min=torch.finfo(weights.dtype).tiny)
 
 
