@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from throughput import gensim_python  # noqa: E402
+from wsi_references import reference_rows  # noqa: E402
 
 from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
@@ -151,6 +152,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 split lr.05": {"components": 2, "split_at": 0.4, "lr": 0.05},
     "K=2 split 15ep": {"components": 2, "split_at": 0.4, "epochs": 15},
     "K=2 split 20ep": {"components": 2, "split_at": 0.4, "epochs": 20},
+    "K=3 split": {"components": 3, "split_at": 0.4},
+    "K=4 split": {"components": 4, "split_at": 0.4},
+    "K=3 nosplit": {"components": 3, "split_at": 0.0},
+    "K=3 split random": {"components": 3, "split_at": 0.4, "split_direction": "random"},
     "K=1 15ep": {"components": 1, "epochs": 15},
     "K=2 split random": {"components": 2, "split_at": 0.4, "split_direction": "random"},
     "K=2 split d.1": {"components": 2, "split_at": 0.4, "split_noise": 0.1},
@@ -354,6 +359,9 @@ def main() -> None:
                 if model is not None:
                     figures = evaluate(model, scws_items, wsi_tasks) | {"train s": time.perf_counter() - start}
                     rows.setdefault("gensim skip-gram", []).append(figures)
+                    if wsi_tasks is not None:
+                        for name, reference in reference_rows(model, wsi_tasks, 10, seed).items():
+                            rows.setdefault(name, []).append(reference)
                     print(f"gensim seed {seed}: " + ", ".join(f"{k} {v:.1f}" for k, v in figures.items()),
                           flush=True)
     summarise(rows)

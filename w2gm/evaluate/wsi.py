@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +37,7 @@ from .pairs import lookup_ids
 
 if TYPE_CHECKING:
     from ..keyed import KeyedMixtures
+    from ..vocab import Vocabulary
 
 
 @dataclass
@@ -92,16 +94,22 @@ def read_semeval2010(directory: str | os.PathLike) -> list[SenseTask]:
     return tasks
 
 
-def assign_components(model: KeyedMixtures, task: SenseTask, window: int) -> np.ndarray:
-    """The most probable component of the target in each context, or -1 when the model
-    does not know the target."""
-    word = lookup_ids(model.vocab, [task.lemma])[0]
-    if word < 0:
-        return np.full(len(task.gold), -1)
+def context_ids(vocab: Vocabulary, task: SenseTask, window: int) -> np.ndarray:
+    """``[contexts, 2 window]`` ids of the words each side of the target (-1: unknown or none)."""
     contexts = np.full((len(task.gold), 2 * window), -1, dtype=np.int64)
     for row, (left, right) in enumerate(zip(task.left, task.right, strict=True)):
         around = left[-window:] + right[:window]
-        contexts[row, : len(around)] = lookup_ids(model.vocab, around)
+        contexts[row, : len(around)] = lookup_ids(vocab, around)
+    return contexts
+
+
+def assign_components(model: KeyedMixtures, task: SenseTask, window: int) -> np.ndarray | None:
+    """The most probable component of the target in each context, or None when the model
+    does not know the target."""
+    word = lookup_ids(model.vocab, [task.lemma])[0]
+    if word < 0:
+        return None
+    contexts = context_ids(model.vocab, task, window)
     return posteriors(model, np.full(len(task.gold), word), contexts).argmax(-1).numpy()
 
 
@@ -170,10 +178,20 @@ def evaluate_wsi(
     model: KeyedMixtures, tasks: list[SenseTask], window: int = 10, splits: int = 5, test_share: float = 0.2,
     min_test: int = 20, seed: int = 0,
 ) -> WSIResult:
+    """The model's components as the induced senses (:func:`assign_components`)."""
+    clusterings = [assign_components(model, task, window) for task in tasks]
+    return score_clusterings(tasks, clusterings, splits, test_share, min_test, seed)
+
+
+def score_clusterings(
+    tasks: list[SenseTask], clusterings: Sequence[np.ndarray | None], splits: int = 5, test_share: float = 0.2,
+    min_test: int = 20, seed: int = 0,
+) -> WSIResult:
+    """Any induced senses, one cluster label per context of each task (None: target unknown),
+    scored as the module docstring says."""
     v_scores, f_scores, used, gains = [], [], [], []
-    for index, task in enumerate(tasks):
-        clusters = assign_components(model, task, window)
-        if clusters[0] < 0:
+    for index, (task, clusters) in enumerate(zip(tasks, clusterings, strict=True)):
+        if clusters is None:
             continue
         classes = np.array(task.gold)
         v_scores.append(v_measure(clusters, classes))
