@@ -54,9 +54,9 @@ class TrainerParts(Protocol):
 
 
 #: Trained on an H200, K = 3 and 4 models came out far below the numba engine's (text8
-#: prefix, similarity sum 277 and 291 against 432), though every pair update matches the
-#: reference on the GPU and in the interpreter at K = 3 and 4; until that is found, larger K
-#: on a GPU trains with the reference engine.
+#: prefix, similarity sum 277 and 291 against numba's 432 at K = 3), though every pair
+#: update matches the reference on the GPU and in the interpreter at K = 3 and 4; until the
+#: fault is found, larger K on a GPU trains with the reference engine.
 TRITON_MAX_COMPONENTS = 2
 
 
@@ -87,7 +87,7 @@ def resolve_backend(config: TrainConfig, device: torch.device) -> str:
             raise W2GMError(f"--backend {config.backend} runs on {compiled[config.backend]}, not on {device}")
         if config.backend == "triton" and config.components > TRITON_MAX_COMPONENTS:
             raise W2GMError(f"--backend triton trains K <= {TRITON_MAX_COMPONENTS} correctly, not K = "
-                            f"{config.components} (README, Performance): use --backend torch or numba")
+                            f"{config.components} (README, Senses): use --backend torch or numba")
         if config.optimizer != "adagrad":
             raise W2GMError(f"--backend {config.backend} implements Adagrad only: use --optimizer adagrad")
     return config.backend
