@@ -176,3 +176,45 @@ def test_compiling_ahead_leaves_the_tables_as_they_were():
     TritonUpdater.from_trainer(t).compile()
     for key, value in state(t).items():
         assert torch.equal(value, before[key]), key
+
+
+
+
+@pytest.mark.parametrize("warps", [1, 4])
+def test_pairs_in_flight_on_one_row_all_count(warps):
+    # Copies of one pair in one launch: on a GPU hundreds are in flight together (the
+    # interpreter runs them one after another, so there only the arithmetic is checked, on
+    # fewer copies).  Writing new values instead of adding increments kept only the last of
+    # the writers in flight; several warps holding one tile element each applied its step.
+    config = TrainConfig(components=3, dim=8, negatives=2, objective="nll", seed=5)
+    copies = 2048 if DEVICE.type == "cuda" else 32
+    reference = trainer(config, warm=True)
+
+    def launch(count: int, lr: float) -> dict[str, torch.Tensor]:
+        t = on_device(reference)
+        TritonUpdater(t.tables, t.optimizers, config.margin, objective="nll", offset=nll_offset(config),
+                      warps=warps).update(*(x.repeat(count, *[1] * (x.dim() - 1)).to(DEVICE)
+                                            for x in pairs_tensors(slice(1, 2))), lr, lr)
+        return {key: value.cpu() - state(reference)[key] for key, value in state(t).items()}
+
+    # At rate 0 every copy has the same gradient g, so each Adagrad sum grows by copies * g^2.
+    squared, grown = launch(1, 0.0), launch(copies, 0.0)
+    # At a small rate each parameter moves by between the sequential steps' sum_p lr g /
+    # sqrt(G + p g^2) (each copy sees the sums the earlier ones left) and copies times the
+    # first step (each sees the sums before the launch); g drifts a little as they move.
+    lr = 1e-5
+    step, moved = launch(1, lr), launch(copies, lr)
+    for name in reference.tables:
+        for p in ("means", "log_variances", "logits"):
+            sums = f"{name}.sum_squares.{p}"
+            g2 = squared[sums]
+            assert (g2 > 0).any(), sums
+            torch.testing.assert_close(grown[sums], copies * g2, rtol=1e-3, atol=1e-7, msg=sums)
+            start, first = state(reference)[f"{name}.{p}"], step[f"{name}.{p}"]
+            clear = (g2 > 1e-10) & (first.abs() > 1e-5 * start.abs())  # steps well above float32 rounding
+            assert clear.any() or p != "means", name  # the log variances' steps may all be below it
+            sequential = sum(lr * g2.sqrt() / (state(reference)[sums] + k * g2).sqrt() for k in range(1, copies + 1))
+            displacement, first, sequential = moved[f"{name}.{p}"][clear], first[clear], sequential[clear]
+            assert torch.all(torch.sign(displacement) == torch.sign(first)), (name, p)
+            assert torch.all(displacement.abs() >= 0.8 * sequential), (name, p, displacement, sequential)
+            assert torch.all(displacement.abs() <= 1.25 * copies * first.abs()), (name, p)

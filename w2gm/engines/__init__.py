@@ -53,13 +53,6 @@ class TrainerParts(Protocol):
     generator: torch.Generator  # the sampler's: the reference engine seeds it per span
 
 
-#: Trained on an H200, K = 3 and 4 models came out far below the numba engine's (text8
-#: prefix, similarity sum 277 and 291 against numba's 432 at K = 3), though every pair
-#: update matches the reference on the GPU and in the interpreter at K = 3 and 4; until the
-#: fault is found, larger K on a GPU trains with the reference engine.
-TRITON_MAX_COMPONENTS = 2
-
-
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -81,13 +74,10 @@ def resolve_backend(config: TrainConfig, device: torch.device) -> str:
         if device.type == "cpu":
             return "numba"
         has_triton = all(importlib.util.find_spec(m) for m in ("triton", "w2gm.engines.triton_update"))
-        return "triton" if has_triton and config.components <= TRITON_MAX_COMPONENTS else "torch"
+        return "triton" if has_triton else "torch"
     if config.backend in compiled:
         if device.type != compiled[config.backend]:
             raise W2GMError(f"--backend {config.backend} runs on {compiled[config.backend]}, not on {device}")
-        if config.backend == "triton" and config.components > TRITON_MAX_COMPONENTS:
-            raise W2GMError(f"--backend triton trains K <= {TRITON_MAX_COMPONENTS} correctly, not K = "
-                            f"{config.components} (README, Senses): use --backend torch or numba")
         if config.optimizer != "adagrad":
             raise W2GMError(f"--backend {config.backend} implements Adagrad only: use --optimizer adagrad")
     return config.backend

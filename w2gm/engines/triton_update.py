@@ -6,9 +6,10 @@ whole array of (word, context, negatives) pairs: each program takes ``block`` co
 pairs, gathers their rows, evaluates the hinges of Section 3.3, differentiates them by
 hand and applies Adagrad to the rows straight away, in the trainer's own tensors.
 Programs run concurrently and update the shared tables without locks (Hogwild, Recht et
-al. 2011, as word2vec and the paper's "asynchronous gradient descent" do): when two pairs
-in flight touch the same row, part of one small update may be lost.  A launch with one
-pair is exactly the reference path's ``Trainer.step`` on that pair.
+al. 2011, as word2vec and the paper's "asynchronous gradient descent" do), each from the
+parameters it read; the updates are atomic additions, so none is lost when pairs in
+flight share a row (:func:`_adagrad`).  A launch with one pair is exactly the reference
+path's ``Trainer.step`` on that pair.
 
 The gradients are those of :mod:`w2gm.engines.hogwild`'s docstring.  For one pair, with f the
 word's mixture (means mu_i, variances a_i, weights p = softmax(s)), g a context's (nu_j,
@@ -206,11 +207,22 @@ def _log_energy_gradients(
 
 @triton.jit
 def _adagrad(parameter_ptr, sums_ptr, offsets, mask, gradient, lr, adagrad_eps):
-    """RowAdagrad on one tile, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
+    """RowAdagrad on one tile, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps).
+
+    Both are written as atomic additions of the pair's increments, not as stores of the new
+    values.  Thousands of pairs are in flight on a GPU, and with stores a row that several
+    of them touched kept only the last writer's step: on a launch of 200,000 pairs over
+    2,000 Zipf-distributed words (K = 3, D = 50, five negatives) the loss per pair after
+    four passes was 1.37 against 0.96 for the same pairs taken one at a time (1.10 against
+    0.98 at K = 2), and models with K > 2 trained far worse than numba's (text8 prefix,
+    K = 3: similarity sum 277 against 432).  With additions it is 0.98 (K = 2: 1.00), and
+    K = 3 scores 419 ± 3.  An atomic also writes a tile element once where a
+    store wrote it from every warp holding a copy, and a warp could then step from
+    another's result (with four warps, 1e-2 off the reference on rows no two pairs shared).
+    The additions cost about 3 % of the kernel's pairs/s (K = 2, D = 50, H200)."""
     sums = tl.load(sums_ptr + offsets, mask=mask) + gradient * gradient
-    tl.store(sums_ptr + offsets, sums, mask=mask)
-    parameter = tl.load(parameter_ptr + offsets, mask=mask)
-    tl.store(parameter_ptr + offsets, parameter - lr * gradient / (tl.sqrt(sums) + adagrad_eps), mask=mask)
+    tl.atomic_add(sums_ptr + offsets, gradient * gradient, mask=mask, sem="relaxed")
+    tl.atomic_add(parameter_ptr + offsets, -lr * gradient / (tl.sqrt(sums) + adagrad_eps), mask=mask, sem="relaxed")
 
 
 @triton.jit
