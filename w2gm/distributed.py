@@ -2,7 +2,7 @@
 
 ``torchrun --nproc-per-node N -m w2gm train ...`` starts N processes; each trains on its own
 contiguous shard of the corpus ids with the fast single-process engine, and after every
-span the ranks merge what they learnt (:mod:`w2gm.averaging`; design notes in the README).
+span the ranks merge what they learnt (:mod:`w2gm.merging`; design notes in the README).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The corpus is trained span by span (``--span-tokens`` ids at a time).  A span go
 update engine: the reference (:mod:`w2gm.engines.reference`, plain torch), or one of the
 compiled engines with the same loss, sampling and schedule, :mod:`w2gm.engines.hogwild` (numba,
 CPU) and :mod:`w2gm.engines.triton_update` (Triton, CUDA).  Between spans the loop reports
-progress, merges the ranks' models (:mod:`w2gm.averaging`), checks for divergence and
+progress, merges the ranks' models (:mod:`w2gm.merging`), checks for divergence and
 writes checkpoints (:mod:`w2gm.checkpoint`).  Reading the corpus and saving the model are
 :func:`w2gm.train.train`'s.
 """
@@ -24,7 +24,6 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from . import distributed, limits, optim
-from .averaging import ModelAverager
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import TrainConfig
@@ -32,6 +31,7 @@ from .engines import SpanUpdater, resolve_backend
 from .engines.reference import ReferenceUpdater, reference_step
 from .errors import W2GMError
 from .keyed import KeyedMixtures
+from .merging import ModelMerger
 from .mixture import MixtureTable
 from .sampling import PairSampler
 from .split import principal_axes, retie, split_along, split_components, split_tokens, tie_components
@@ -198,14 +198,14 @@ class Trainer:
         sums = [t.sum() for table in self.tables.values() for t in table.parameters().values()]
         return bool(torch.stack(sums).isfinite().all())
 
-    def _averager(self) -> ModelAverager:
+    def _merger(self) -> ModelMerger:
         parameters = [t for table in self.tables.values() for t in table.parameters().values()]
         accumulators = [
             t for opt in self.optimizers.values() for k, t in opt.state_dict().items() if k.startswith("sum_squares")
         ]
         if self.group.active and self.config.optimizer != "adagrad":
             raise W2GMError("training on several ranks supports --optimizer adagrad only")
-        return ModelAverager(self.group, parameters, accumulators)
+        return ModelMerger(self.group, parameters + accumulators)
 
     # ---------------------------------------------------------------- the loop
 
@@ -299,7 +299,7 @@ class Trainer:
         offsets = self._resume_offsets(position, sizes, length)
         total = length * config.epochs
         data = self._corpus_on_device(ids[slice(*shards[group.rank])])  # this rank's shard only
-        averager = self._averager()
+        merger = self._merger()
         bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
                    disable=not (progress and group.is_main), dynamic_ncols=True)
         compile_start = time.monotonic()
@@ -348,7 +348,7 @@ class Trainer:
                             self._stop_mid_span(position, chunks, (begin, end), loss, pairs, total, checkpointing,
                                                 earlier_seconds + time.monotonic() - session_start, bar)
                     merge_start = time.monotonic()
-                    averager.merge()
+                    merger.merge()
                     merge_seconds += time.monotonic() - merge_start
                     due = group.is_main and checkpointing is not None and checkpointing.schedule.due(
                         last_checkpoint, spans_since + 1)
@@ -396,9 +396,9 @@ class Trainer:
             "train_seconds": train_seconds,
             "first_span_seconds": first_span_seconds or 0.0,
             "compile_seconds": compile_seconds,
-            "merge_wait_seconds": averager.stats.wait_seconds,
-            "merges": averager.stats.merges,
-            "merged_rows": averager.stats.rows / max(1, averager.stats.merges * len(self.vocab)),
+            "merge_wait_seconds": merger.stats.wait_seconds,
+            "merges": merger.stats.merges,
+            "merged_rows": merger.stats.rows / max(1, merger.stats.merges * len(self.vocab)),
             "session_seconds": session_seconds,
         }
 

@@ -1,4 +1,4 @@
-"""The merge of the ranks' tables: the rule of w2gm.averaging, sparse and dense alike.
+"""The merge of the ranks' tables: the rule of w2gm.merging, sparse and dense alike.
 
 Ranks are simulated by threads whose all-reduce sums the ranks' tensors in rank order, so
 that every world size is deterministic; one test runs two real gloo processes."""
@@ -10,8 +10,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from w2gm.averaging import ModelAverager
 from w2gm.distributed import Group
+from w2gm.merging import ModelMerger
 
 VOCAB = 40
 SHAPES = [(VOCAB, 2, 3), (VOCAB, 2, 1), (VOCAB, 2)]  # means, log-variances, logits of a table
@@ -70,13 +70,13 @@ def merged_tables(world: int, sparse_below: float, merges: int = 1) -> list[list
 
     def rank_main(rank: int) -> None:
         tables = start_tables()
-        averager = ModelAverager(Group(rank, world), tables[:3], tables[3:], sparse_below,
+        merger = ModelMerger(Group(rank, world), tables, sparse_below,
                                  threads_world.reduce_for(rank))
         for _ in range(merges):
             for table, delta in zip(tables, changes[rank], strict=True):
                 table += delta
-            averager.merge()
-        results[rank] = tables + [averager.stats]
+            merger.merge()
+        results[rank] = tables + [merger.stats]
 
     threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(world)]
     for thread in threads:
@@ -87,17 +87,9 @@ def merged_tables(world: int, sparse_below: float, merges: int = 1) -> list[list
 
 
 def expected_tables(world: int) -> list[torch.Tensor]:
-    """The module's rule in float64, written out row by row."""
+    """The module's rule in float64: the start plus every rank's change."""
     start, changes = start_tables(), span_changes(world)
-    tables = []
-    for t, table in enumerate(start):
-        deltas = torch.stack([changes[r][t] for r in range(world)]).double()
-        if t < len(SHAPES):
-            movers = (deltas.flatten(2) != 0).any(dim=2).sum(0).clamp(min=1)
-            tables.append(table.double() + deltas.sum(0) / movers.view(-1, *[1] * (table.dim() - 1)))
-        else:
-            tables.append(table.double() + deltas.sum(0))
-    return tables
+    return [table.double() + sum(changes[r][t].double() for r in range(world)) for t, table in enumerate(start)]
 
 
 @pytest.mark.parametrize("world", [2, 3])
@@ -113,9 +105,11 @@ def test_sparse_and_dense_merges_give_the_rule_and_the_same_tables(world):
             assert torch.equal(sparse[rank][t], sparse[0][t])  # every rank ends with the same tables
             torch.testing.assert_close(sparse[rank][t].double(), expected[t], rtol=1e-6, atol=1e-6)
             assert torch.equal(sparse[rank][t][:10], start[t][:10])  # untouched rows stay bit for bit
-    # a row one rank alone moved keeps that rank's whole change, not 1/world of it
-    one = span_changes(world)[0][0][10]
-    torch.testing.assert_close(sparse[0][0][10], start[0][10] + one)
+    # a row one rank alone moved keeps that rank's whole change, not 1/world of it; a row
+    # every rank moved gets every change, not their mean
+    changes = span_changes(world)
+    torch.testing.assert_close(sparse[0][0][10], start[0][10] + changes[0][0][10])
+    torch.testing.assert_close(sparse[0][0][20], start[0][20] + sum(c[0][20] for c in changes))
 
 
 def test_a_second_merge_starts_from_the_first_merge():
@@ -131,10 +125,10 @@ def test_a_second_merge_starts_from_the_first_merge():
 
 def test_one_rank_merges_nothing():
     tables = start_tables()
-    averager = ModelAverager(Group(), tables[:3], tables[3:], reduce=lambda _: pytest.fail("no all-reduce"))
+    merger = ModelMerger(Group(), tables, reduce=lambda _: pytest.fail("no all-reduce"))
     tables[0] += 1
-    averager.merge()
-    assert averager.stats.merges == 0 and averager.snapshots == []
+    merger.merge()
+    assert merger.stats.merges == 0 and merger.snapshots == []
 
 
 def _gloo_rank(rank: int, world: int, init_file: str, queue) -> None:
@@ -143,10 +137,10 @@ def _gloo_rank(rank: int, world: int, init_file: str, queue) -> None:
     out = []
     for sparse_below in (1.0, 0.0):
         tables = start_tables()
-        averager = ModelAverager(Group(rank, world), tables[:3], tables[3:], sparse_below)
+        merger = ModelMerger(Group(rank, world), tables, sparse_below)
         for table, delta in zip(tables, changes, strict=True):
             table += delta
-        averager.merge()
+        merger.merge()
         out.append([t.numpy() for t in tables])  # by value: the process ends before they are read
     queue.put((rank, out))
     dist.destroy_process_group()
