@@ -216,10 +216,11 @@ def _adagrad(parameter_ptr, sums_ptr, offsets, mask, gradient, lr, adagrad_eps):
     four passes was 1.37 against 0.96 for the same pairs taken one at a time (1.10 against
     0.98 at K = 2), and models with K > 2 trained far worse than numba's (text8 prefix,
     K = 3: similarity sum 277 against 432).  With additions it is 0.98 (K = 2: 1.00), and
-    K = 3 scores 419 ± 3.  An atomic also writes a tile element once where a
-    store wrote it from every warp holding a copy, and a warp could then step from
-    another's result (with four warps, 1e-2 off the reference on rows no two pairs shared).
-    The additions cost about 3 % of the kernel's pairs/s (K = 2, D = 50, H200)."""
+    K = 3 scores 419 ± 3.  An atomic also writes a tile element once, where a store wrote
+    it from every warp holding a copy and one warp could step from another's result (with
+    four warps, 1e-2 off the reference on rows no two pairs shared; benchmarks/contention.py
+    and tests/test_triton_update.py).  The additions cost about 3 % of the kernel's pairs/s
+    (K = 2, D = 50, H200)."""
     sums = tl.load(sums_ptr + offsets, mask=mask) + gradient * gradient
     tl.atomic_add(sums_ptr + offsets, gradient * gradient, mask=mask, sem="relaxed")
     tl.atomic_add(parameter_ptr + offsets, -lr * gradient / (tl.sqrt(sums) + adagrad_eps), mask=mask, sem="relaxed")
