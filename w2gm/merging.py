@@ -1,21 +1,29 @@
-"""Merging the ranks' models: after every span each rank's changes are added up.
+"""Merging the ranks' models: after every span the ranks' changes are added up, each at the
+rates one process would have used.
 
-The rule, for every row of every tensor, parameters and Adagrad sums alike (the README's
-design notes): ``theta <- theta_0 + sum_r delta_r``, its value at the last merge plus the
-changes of every rank since.  Every pair's step counts, as it does in one process (and in
-the GPU kernel, whose steps are atomic additions); the steps a rank took were computed
-from its own copy, which lags the other ranks' by at most a span.  The Adagrad sums then
-hold what one process would have accumulated from the same gradients.  Averaging the
-changes of the ranks that moved a row instead (model averaging, or local SGD) gave a
-frequent word half the movement of one process, with the rates of one process's sums: on
-the text8 prefix two ranks (numba, ``--preset small``) scored a similarity sum of 397.8 ±
-16.8 over seeds 1-3 against 426.5 ± 6.9 for one rank, and 422.3 ± 10.3 with the sum.
+The rule, for every row of every table (the README's design notes), elementwise:
+
+* Adagrad sums: ``G <- G_0 + sum_r dG_r``, what one process would have accumulated from
+  every rank's gradients;
+* parameters: ``theta <- theta_0 + sum_r d theta_r sqrt((G_0 + dG_r) / G)``, with G the
+  parameter's merged sums.  Rank r took its steps lr g / sqrt(G) with its own sums, which
+  lacked the other ranks' gradients; the factor gives its change the denominator one
+  process would have had by the end of the span.  With a constant gradient, one process
+  moves a weight about 2 lr sqrt(N n) in N n steps and each of N ranks 2 lr sqrt(n) in n:
+  adding the ranks' changes overshoots by sqrt(N), averaging them (model averaging, or
+  local SGD: this module's first rule) falls short by as much, and the rescaled sum lands
+  on one process's (tests/test_merging.py).  A row that one rank alone moved keeps that
+  rank's whole change, as its sums saw every gradient.
+
+Changes that every rank makes alike between spans (re-tying or splitting components) are
+no rank's learning: :meth:`ModelMerger.rebase` takes them as the next merge's start.
 
 A row that no rank changed needs no traffic, and with a large vocabulary most rows are
 not touched by a span.  So a merge first sums, over the ranks, a per-row flag "this rank
 changed the row in some table" (one small all-reduce of ``rows`` int32s); only the union
 of those rows is gathered from every tensor into one flat buffer (each tensor's changes a
-contiguous block), summed over the ranks in one all-reduce and written back.  When the
+contiguous block), summed over the ranks in two all-reduces (the sums first, then the
+rescaled parameter changes) and written back.  When the
 union is most of the vocabulary the gather and scatter cost more than they save, and the
 whole tables are packed instead: the same arithmetic on every row, so both ways give the
 same tables (a row outside the union has no change on any rank, so the dense rule leaves
@@ -67,24 +75,28 @@ def _rows_view(tensor: Tensor) -> Tensor:
 
 
 class ModelMerger:
-    """Merges the ranks' tensors (parameters and optimiser sums, a row per word each) after
-    each span (see the module notes for the rule)."""
+    """Merges the ranks' parameters and their Adagrad sums (``sums[i]`` those of
+    ``parameters[i]``, a row per word each) after each span (see the module notes for the rule)."""
 
-    def __init__(self, group: Group, tensors: Sequence[Tensor], sparse_below: float = SPARSE_BELOW,
-                 reduce: Reduce | None = None) -> None:
+    def __init__(self, group: Group, parameters: Sequence[Tensor], sums: Sequence[Tensor],
+                 sparse_below: float = SPARSE_BELOW, reduce: Reduce | None = None) -> None:
         self.group = group
-        self.tensors = list(tensors)
+        self.parameters, self.sums = list(parameters), list(sums)
+        self.tensors = self.parameters + self.sums
+        self.stats = MergeStats()
+        self.snapshots: list[Tensor] = []
+        if not group.active:  # a world of one merges nothing and needs no copy of the model
+            return
         if len({t.shape[0] for t in self.tensors}) != 1 or len({t.dtype for t in self.tensors}) != 1 or not all(
-                t.is_contiguous() for t in self.tensors):
-            raise ValueError("the merged tables must be contiguous, of one dtype, with a row per word each")
+                t.is_contiguous() for t in self.tensors) or [p.shape for p in parameters] != [g.shape for g in sums]:
+            raise ValueError("the merged tables must be contiguous, of one dtype, with a row per word each, "
+                             "and a sum of the parameter's shape for each parameter")
         self.vocabulary = self.tensors[0].shape[0]
         self.sparse_below = sparse_below
         self.reduce: Reduce = reduce or dist.all_reduce
-        self.stats = MergeStats()
         self.last_sparse = False
         self.arrived = torch.zeros(1, device=self.tensors[0].device)
-        # a world of one merges nothing and needs no copy of the model
-        self.snapshots = [t.clone() for t in self.tensors] if group.active else []
+        self.snapshots = [t.clone() for t in self.tensors]
 
     def merge(self) -> None:
         if not self.group.active:
@@ -109,6 +121,16 @@ class ModelMerger:
         self._merge_rows(rows)
         self._synchronize()  # so that the merge is timed whole
 
+    def rebase(self) -> None:
+        """Take the tables as they are now as the start of the next merge: every rank changed
+        them in the same way since the last one (re-tied or split its components), which is
+        no rank's learning.  Counted as changes, they were added once per rank: re-tying the
+        Adagrad sums r times over turned a drift d between copies into -(r - 1) d at every
+        span, which grew until the sums went negative and training ended in NaN (4 ranks),
+        and a split went r times as far."""
+        for snapshot, tensor in zip(self.snapshots, self.tensors, strict=False):
+            snapshot.copy_(tensor)
+
     def _synchronize(self) -> None:
         if self.tensors[0].is_cuda:  # NCCL works on a stream
             torch.cuda.synchronize()
@@ -123,19 +145,27 @@ class ModelMerger:
         return ranks.nonzero().squeeze(1)
 
     def _merge_rows(self, rows: Tensor | None) -> None:
-        """Merge ``rows`` of every table (``None``: all of them) in one all-reduce."""
+        """Merge ``rows`` of every table (``None``: all of them) in two all-reduces, sums first."""
 
         def take(tensor: Tensor) -> Tensor:
             return _rows_view(tensor) if rows is None else _rows_view(tensor).index_select(0, rows)
 
         before = [take(s) for s in self.snapshots]
-        # one flat buffer: every tensor's change as a contiguous [rows, width] block
+        # one flat buffer: every tensor's change as a contiguous [rows, width] block, the
+        # parameters' first, then the sums'
         sizes = [b.numel() for b in before]
         packed = torch.empty(sum(sizes), dtype=before[0].dtype, device=before[0].device)
         columns = [block.view(old.shape) for block, old in zip(torch.split(packed, sizes), before, strict=True)]
         for tensor, old, change in zip(self.tensors, before, columns, strict=True):
             torch.sub(take(tensor), old, out=change)
-        self.reduce(packed)
+        count = len(self.parameters)
+        own_sums = [take(g) for g in self.sums]  # G_0 + dG_r, this rank's own
+        split = sum(sizes[:count])
+        self.reduce(packed[split:])  # first the sums: G_0 + sum_r dG_r
+        for change, own, old, added in zip(columns[:count], own_sums, before[count:], columns[count:], strict=True):
+            total = old + added
+            change.mul_(torch.where(total > 0, own / total, 1.0).sqrt_())
+        self.reduce(packed[:split])
         for tensor, snapshot, old, change in zip(self.tensors, self.snapshots, before, columns, strict=True):
             if rows is None:  # ``old`` is the snapshot itself
                 torch.add(old, change, out=_rows_view(tensor))

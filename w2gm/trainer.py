@@ -147,13 +147,13 @@ class Trainer:
         """How much each word counts in the contexts the split reads: its keep probability."""
         return self.sampler.keep_probability
 
-    def after_span(self, tokens: int, total: int, data: np.ndarray | Tensor) -> None:
+    def after_span(self, tokens: int, total: int, data: np.ndarray | Tensor) -> bool:
         """What happens to the tables between spans, once ``tokens`` of the run's ``total``
         are trained (the same on every rank): the split of tied components, unless the run
         is over, and before it the re-tying of copies that lock-free updates made drift
-        (:func:`w2gm.split.retie`)."""
+        (:func:`w2gm.split.retie`).  Whether it changed the tables."""
         if self._split_after is None:
-            return
+            return False
         if total > tokens >= self._split_after:
             self.split(data)
             self._split_after = None
@@ -161,6 +161,7 @@ class Trainer:
             retie([tensor for name, table in self.tables.items()
                    for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
                    if tensor.dim() >= 2])
+        return True
 
     @property
     def updater(self) -> SpanUpdater:
@@ -199,13 +200,13 @@ class Trainer:
         return bool(torch.stack(sums).isfinite().all())
 
     def _merger(self) -> ModelMerger:
-        parameters = [t for table in self.tables.values() for t in table.parameters().values()]
-        accumulators = [
-            t for opt in self.optimizers.values() for k, t in opt.state_dict().items() if k.startswith("sum_squares")
-        ]
-        if self.group.active and self.config.optimizer != "adagrad":
+        if not self.group.active:
+            return ModelMerger(self.group, [], [])
+        if self.config.optimizer != "adagrad":
             raise W2GMError("training on several ranks supports --optimizer adagrad only")
-        return ModelMerger(self.group, parameters + accumulators)
+        pairs = [(parameter, self.optimizers[name].state_dict()[f"sum_squares.{p}"])
+                 for name, table in self.tables.items() for p, parameter in table.parameters().items()]
+        return ModelMerger(self.group, [p for p, _ in pairs], [g for _, g in pairs])
 
     # ---------------------------------------------------------------- the loop
 
@@ -362,7 +363,8 @@ class Trainer:
                     spans_since += 1
                     if not (math.isfinite(loss) and self._finite()):
                         raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
-                    self.after_span(position.tokens, total, data)
+                    if self.after_span(position.tokens, total, data):
+                        merger.rebase()  # the same change on every rank, not one to merge
                     bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
                                     epoch=epoch + 1, refresh=False)
                     bar.update(trained)  # after the postfix, so that the bar shows this span's figures
