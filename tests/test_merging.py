@@ -71,7 +71,7 @@ def merged_tables(world: int, sparse_below: float, merges: int = 1) -> list[list
     def rank_main(rank: int) -> None:
         tables = start_tables()
         merger = ModelMerger(Group(rank, world), tables[:3], tables[3:], sparse_below,
-                                 threads_world.reduce_for(rank))
+                             threads_world.reduce_for(rank))
         for _ in range(merges):
             for table, delta in zip(tables, changes[rank], strict=True):
                 table += delta

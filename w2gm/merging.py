@@ -23,13 +23,13 @@ not touched by a span.  So a merge first sums, over the ranks, a per-row flag "t
 changed the row in some table" (one small all-reduce of ``rows`` int32s); only the union
 of those rows is gathered from every tensor into one flat buffer (each tensor's changes a
 contiguous block), summed over the ranks in two all-reduces (the sums first, then the
-rescaled parameter changes) and written back.  When the
-union is most of the vocabulary the gather and scatter cost more than they save, and the
-whole tables are packed instead: the same arithmetic on every row, so both ways give the
-same tables (a row outside the union has no change on any rank, so the dense rule leaves
-it as it was).  Finding the union costs a pass over the tables, so after a merge that went
-dense the next ones go dense without looking, for ``PROBE_EVERY`` merges: how much of the
-vocabulary a span touches changes slowly over a run.
+rescaled parameter changes) and written back.  When the union is most of the vocabulary
+the gather and scatter cost more than they save, and the whole tables are packed instead:
+the same arithmetic on every row, so both ways give the same tables (a row outside the
+union has no change on any rank, so the dense rule leaves it as it was).  Finding the union
+costs a pass over the tables, so after a merge that went dense the next ones go dense
+without looking, for ``PROBE_EVERY`` merges: how much of the vocabulary a span touches
+changes slowly over a run.
 
 Every rank starts from the same seed, so from identical tables, and ends every merge with
 identical tables.
@@ -128,7 +128,9 @@ class ModelMerger:
         Adagrad sums r times over turned a drift d between copies into -(r - 1) d at every
         span, which grew until the sums went negative and training ended in NaN (4 ranks),
         and a split went r times as far."""
-        for snapshot, tensor in zip(self.snapshots, self.tensors, strict=False):
+        if not self.group.active:
+            return
+        for snapshot, tensor in zip(self.snapshots, self.tensors, strict=True):
             snapshot.copy_(tensor)
 
     def _synchronize(self) -> None:
@@ -156,10 +158,11 @@ class ModelMerger:
         sizes = [b.numel() for b in before]
         packed = torch.empty(sum(sizes), dtype=before[0].dtype, device=before[0].device)
         columns = [block.view(old.shape) for block, old in zip(torch.split(packed, sizes), before, strict=True)]
-        for tensor, old, change in zip(self.tensors, before, columns, strict=True):
-            torch.sub(take(tensor), old, out=change)
+        current = [take(t) for t in self.tensors]
+        for now, old, change in zip(current, before, columns, strict=True):
+            torch.sub(now, old, out=change)
         count = len(self.parameters)
-        own_sums = [take(g) for g in self.sums]  # G_0 + dG_r, this rank's own
+        own_sums = current[count:]  # G_0 + dG_r, this rank's own
         split = sum(sizes[:count])
         self.reduce(packed[split:])  # first the sums: G_0 + sum_r dG_r
         for change, own, old, added in zip(columns[:count], own_sums, before[count:], columns[count:], strict=True):
