@@ -137,10 +137,22 @@ class UnweightedSplitTrainer(Trainer):
         return torch.ones_like(super().context_weights())
 
 
+class SmallAccumulatorTrainer(Trainer):
+    """Adagrad's sums start at 0.025 instead of 0.1.  In the tied phase each of two copies
+    gets half the gradient, so at 0.025 its first steps are those of a K=1 model's at 0.1."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for optimizer in self.optimizers.values():
+            for sums in optimizer.sum_squares.values():
+                sums.fill_(0.025)
+
+
 #: Variants that are not training options: the Trainer subclass they train with, and
 #: whether the weights are set from usage after training.
 TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer, "K=2 nll revive": ReviveTrainer,
-            "K=2 split unweighted": UnweightedSplitTrainer}
+            "K=2 split unweighted": UnweightedSplitTrainer, "K=2 split acc.025": SmallAccumulatorTrainer,
+            "K=1 acc.025": SmallAccumulatorTrainer}
 USAGE_WEIGHTS = {"K=2 split+usage", "K=2 sense+usage"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -165,6 +177,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 anneal": {"components": 2},
     "K=2 split+usage": {"components": 2, "split_at": 0.4},
     "K=2 split mc100": {"components": 2, "split_at": 0.4, "split_min_count": 100},
+    "K=2 split mc1000": {"components": 2, "split_at": 0.4, "split_min_count": 1000},
+    "K=2 split acc.025": {"components": 2, "split_at": 0.4},
+    "K=1 acc.025": {"components": 1},
     "K=2 sense": {"components": 2, "objective": "sense"},
     "K=2 sense A.2 init": {"components": 2, "objective": "sense", "component_spread": 1.0},
     "K=2 sense split": {"components": 2, "objective": "sense", "split_at": 0.4},
