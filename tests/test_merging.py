@@ -37,6 +37,15 @@ class ThreadWorld:
         return reduce
 
 
+def run_ranks(world: int, rank_main) -> None:
+    """``rank_main(rank)`` for every rank, each in a thread of its own, until all end."""
+    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(world)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+
 def start_tables(seed: int = 0) -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
     parameters = [torch.randn(shape, generator=generator) for shape in SHAPES]
@@ -78,18 +87,15 @@ def merged_tables(world: int, sparse_below: float, merges: int = 1) -> list[list
             merger.merge()
         results[rank] = tables + [merger.stats]
 
-    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(world)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_ranks(world, rank_main)
     return results
 
 
-def expected_tables(world: int, merges: int = 1) -> list[torch.Tensor]:
-    """The module's rule in float64, ``merges`` times: sums G <- G_0 + sum_r dG_r, and each
-    parameter theta <- theta_0 + sum_r d theta_r sqrt((G_0 + dG_r) / G) with its sums G."""
-    tables, changes = [t.double() for t in start_tables()], span_changes(world)
+def expected_tables(world: int, merges: int = 1, start: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
+    """The module's rule in float64, ``merges`` times from ``start`` (by default
+    :func:`start_tables`): sums G <- G_0 + sum_r dG_r, and each parameter
+    theta <- theta_0 + sum_r d theta_r sqrt((G_0 + dG_r) / G) with its sums G."""
+    tables, changes = [t.double() for t in start or start_tables()], span_changes(world)
     count = len(SHAPES)
     for _ in range(merges):
         sums = [tables[count + t] + sum(changes[r][count + t].double() for r in range(world)) for t in range(count)]
@@ -151,11 +157,7 @@ def test_ranks_move_a_row_as_far_as_one_process_does(world):
         adagrad(weight, sums, steps)
         merger.merge()
 
-    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(world)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_ranks(world, rank_main)
     for weight, sums in ranks:
         assert sums.item() == pytest.approx(one[1].item())
         assert weight.item() == pytest.approx(one[0].item(), rel=0.05)
@@ -179,20 +181,10 @@ def test_a_change_every_rank_makes_after_a_merge_counts_once(world):
         merger.merge()
         results[rank] = tables
 
-    threads = [threading.Thread(target=rank_main, args=(r,)) for r in range(world)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    scaled = [t * 1.5 for t in start_tables()]
-    count = len(SHAPES)
-    for t in range(len(scaled)):
-        if t >= count:  # the sums: the rebased start plus every rank's increment
-            expected = scaled[t] + sum(changes[r][t] for r in range(world))
-        else:
-            expected = scaled[t] + sum(changes[r][t] * ((scaled[count + t] + changes[r][count + t]) / (
-                scaled[count + t] + sum(c[count + t] for c in changes))).sqrt() for r in range(world))
-        torch.testing.assert_close(results[0][t], expected, rtol=1e-5, atol=1e-6)
+    run_ranks(world, rank_main)
+    # the rule applied once from the rebased tables
+    for t, expected in enumerate(expected_tables(world, start=[t * 1.5 for t in start_tables()])):
+        torch.testing.assert_close(results[0][t].double(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_one_rank_merges_nothing():

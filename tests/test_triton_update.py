@@ -178,8 +178,6 @@ def test_compiling_ahead_leaves_the_tables_as_they_were():
         assert torch.equal(value, before[key]), key
 
 
-
-
 @pytest.mark.parametrize("warps", [1, 4])
 def test_pairs_in_flight_on_one_row_all_count(warps):
     # Copies of one pair in one launch: on a GPU hundreds are in flight together (the
