@@ -43,7 +43,8 @@ def test_eval_prints_every_table_in_the_papers_layout(model_path, capsys):
     assert out.startswith(f"model: {model_path}; vocabulary: ")
     lines = out.splitlines()
     header = next(line for line in lines if line.startswith("Dataset  pairs"))
-    assert header.split() == ["Dataset", "pairs", "OOV", "max_cosine", "elk", "min_euclidean", "mean_cosine"]
+    assert header.split() == ["Dataset", "pairs", "OOV", "max_cosine", "elk", "min_euclidean", "mean_cosine",
+                              "centroid_cosine"]
     start = lines.index(header)
     rows = [line.split() for line in lines[start + 1 : start + 9]]
     assert [r[0] for r in rows] == list(catalogue.SIMILARITY)
@@ -183,6 +184,6 @@ def test_a_model_that_knows_almost_nothing_still_gets_every_table(tmp_path, caps
     random_model(["tiger", "cat", "rock", "aircraft", "vehicle"], k=2, d=4, seed=0).save(path)
     assert run(["eval", str(path)]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"^WS\s+353\s+351(\s+-){4}$", out, re.MULTILINE)  # two known pairs: no correlation
+    assert re.search(r"^WS\s+353\s+351(\s+-){5}$", out, re.MULTILINE)  # two known pairs: no correlation
     assert re.search(r"^kl(\s+-){5}$", out, re.MULTILINE)  # one known pair, one label
     assert "not in the vocabulary: bank, apple, star, cell, left" in out

@@ -2,14 +2,16 @@
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 from test_evaluate_models import build_model, random_model
 
 from w2gm.errors import W2GMError
 from w2gm.evaluate.datasets import WordPairs, read_word_pairs
 from w2gm.evaluate.similarity import evaluate_word_pairs
+from w2gm.usage import Usage
 
-MEASURES = ["max_cosine", "elk", "min_euclidean", "mean_cosine"]
+MEASURES = ["max_cosine", "elk", "min_euclidean", "mean_cosine", "centroid_cosine"]
 
 
 def planted_model_and_pairs(n: int = 12):
@@ -96,3 +98,15 @@ def test_every_bundled_dataset_evaluates_on_a_model_that_knows_some_words():
         assert result.pairs == len(data) and 0 < result.used < result.pairs
         assert result.used + result.oov == result.pairs
         assert all(-1 <= result.spearman[m] <= 1 for m in MEASURES)
+
+
+def test_centroid_cosine_is_the_cosine_of_the_weighted_means():
+    """a's components point along e1 and e2 with weights 3/4 and 1/4, so its mixture's mean
+    is (3/4, 1/4); b's are both e1.  Equal weights would give cos 45 degrees, max cosine 1."""
+    model = build_model(["a", "b"], np.array([[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [1.0, 0.0]]]),
+                        logits=np.log([[0.75, 0.25], [0.5, 0.5]]))
+    assert model.similarity("a", "b", "centroid_cosine") == pytest.approx(0.75 / np.hypot(0.75, 0.25))
+    assert model.similarity("a", "b", "max_cosine") == pytest.approx(1.0)
+    # an inactive component has no weight: a's mean is then e1 alone
+    model.usage = Usage(torch.tensor([[9, 0], [5, 4]]), torch.tensor([[True, False], [True, True]]))
+    assert model.similarity("a", "b", "centroid_cosine") == pytest.approx(1.0)

@@ -51,6 +51,18 @@ def mean_cosine(f: Mixtures, g: Mixtures) -> Tensor:
     return (energy.pairwise_cosine(f[0], g[0]) * weights).flatten(-2).sum(-1)
 
 
+def centroid_cosine(f: Mixtures, g: Mixtures) -> Tensor:
+    """Cosine between the two mixtures' means, sum_i p_i mu_i (the mean of the mixture
+    density): one vector per word, as a unimodal model has.  A word whose components split
+    its occurrences between them (a rare word's two halves, each seen half as often) is
+    judged from all of its training rather than from its best half."""
+
+    def centre(mixture: Mixtures) -> Tensor:
+        return (mixture[2].exp().unsqueeze(-1) * mixture[0]).sum(-2)
+
+    return torch.nn.functional.cosine_similarity(centre(f), centre(g), dim=-1)
+
+
 def min_kl(f: Mixtures, g: Mixtures) -> Tensor:
     """Minus the smallest KL(f_i || g_j): high when some component of g covers one of f,
     i.e. when the specific word f entails the general word g (4.6)."""
@@ -62,6 +74,7 @@ MEASURES: dict[str, Measure] = {
     "max_cosine": max_cosine,
     "min_euclidean": min_euclidean,
     "mean_cosine": mean_cosine,
+    "centroid_cosine": centroid_cosine,
     "kl": min_kl,
 }
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ..keyed import KeyedMixtures
 
 #: The similarity measures of Table 2 (mc, el, me) and the weighted mean cosine.
-DEFAULT_MEASURES = ("max_cosine", "elk", "min_euclidean", "mean_cosine")
+DEFAULT_MEASURES = ("max_cosine", "elk", "min_euclidean", "mean_cosine", "centroid_cosine")
 
 
 class Correlation(NamedTuple):
