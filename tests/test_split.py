@@ -151,7 +151,7 @@ def test_split_along_moves_components_apart_in_opposite_directions():
     assert torch.equal(table.means[4], torch.zeros(3, 4))
 
 
-def test_split_happens_once_at_its_share_of_the_run():
+def test_split_happens_once_at_its_share_of_the_run_and_rare_words_stay_tied():
     vocab = Vocabulary([f"w{i}" for i in range(10)], np.arange(10, 0, -1))
     trainer = Trainer(vocab, make_config(components=2, dim=4, split_at=0.5, split_min_count=5), torch.device("cpu"))
     trainer._split_after = 50
@@ -164,6 +164,17 @@ def test_split_happens_once_at_its_share_of_the_run():
     assert changed.tolist() == [True] * 6 + [False] * 4  # counts 10..5 split, 4..1 stay tied
     trainer.after_span(60, 100, IDS)
     assert torch.equal(trainer.tables["input"].means, after)
+    # after the split, the words kept tied are re-tied when lock-free updates made them drift;
+    # the split words are left apart
+    means, sums = trainer.tables["output"].means, trainer.optimizers["output"].state_dict()["sum_squares.means"]
+    means[:, 0] += 1.0
+    sums[:, 1] += 2.0
+    drifted = means.clone()
+    trainer.after_span(70, 100, IDS)
+    assert torch.equal(means[:6], drifted[:6])
+    torch.testing.assert_close(means[6:], drifted[6:].mean(1, keepdim=True).expand(-1, 2, -1))
+    torch.testing.assert_close(sums[6:], torch.full_like(sums[6:], 1.1))
+    assert torch.equal(sums[:6, 1], torch.full_like(sums[:6, 1], 2.1))
 
 
 def test_drifted_copies_are_retied_to_their_mean_until_the_split():

@@ -115,6 +115,9 @@ class Trainer:
         )
         self._updater: SpanUpdater | None = None
         self._split_after: int | None = None
+        #: Words whose components stay tied after the split (seen under split_min_count times).
+        self._kept_tied = torch.as_tensor(vocab.counts < config.split_min_count, device=device) \
+            if self.splits and config.split_min_count > 0 else None
 
     @property
     def splits(self) -> bool:
@@ -151,16 +154,20 @@ class Trainer:
         """What happens to the tables between spans, once ``tokens`` of the run's ``total``
         are trained (the same on every rank): the split of tied components, unless the run
         is over, and before it the re-tying of copies that lock-free updates made drift
-        (:func:`w2gm.split.retie`).  Whether it changed the tables."""
+        (:func:`w2gm.split.retie`), and after it that of the words kept tied.  Whether it
+        changed the tables."""
+        tensors = [tensor for name, table in self.tables.items()
+                   for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
+                   if tensor.dim() >= 2]
         if self._split_after is None:
-            return False
-        if total > tokens >= self._split_after:
+            if self._kept_tied is None or not self._kept_tied.any():
+                return False
+            retie(tensors, self._kept_tied)
+        elif total > tokens >= self._split_after:
             self.split(data)
             self._split_after = None
         else:
-            retie([tensor for name, table in self.tables.items()
-                   for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
-                   if tensor.dim() >= 2])
+            retie(tensors)
         return True
 
     @property
