@@ -8,7 +8,8 @@ as the issue's measurements did); every variant is trained from the same ids wit
 seed, through the project's Trainer, and evaluated with the same code:
 
 * sim sum: Spearman x100 (max cosine, OOV pairs skipped) summed over the 8 bundled
-  similarity sets (SL, WS, WS-S, WS-R, MEN, MC, RG, RW);
+  similarity sets (SL, WS, WS-S, WS-R, MEN, MC, RG, RW); sim centroid: the same with the
+  cosine of the mixtures' means (``centroid_cosine``), the same as max cosine at K=1;
 * SCWS: MaxSim, AvgSim, MaxSimC, AvgSimC (``w2gm.evaluate.scws``);
 * junk: share of the words ranked 100-2100 with a component whose neighbours are
   incoherent, weights: mean largest weight, sib: mean cosine of a word's components
@@ -62,6 +63,7 @@ from w2gm.evaluate.similarity import evaluate_word_pairs  # noqa: E402
 from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
 from w2gm.keyed import KeyedMixtures  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
+from w2gm.split import retie  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
 from w2gm.usage import Usage, count_winners  # noqa: E402
 
@@ -141,18 +143,62 @@ class SmallAccumulatorTrainer(Trainer):
     """Adagrad's sums start at 0.025 instead of 0.1.  In the tied phase each of two copies
     gets half the gradient, so at 0.025 its first steps are those of a K=1 model's at 0.1."""
 
+    START = 0.025
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for optimizer in self.optimizers.values():
             for sums in optimizer.sum_squares.values():
-                sums.fill_(0.025)
+                sums.fill_(self.START)
+
+
+class LargeAccumulatorTrainer(SmallAccumulatorTrainer):
+    """Adagrad's sums start at 0.4: a K=1 model then takes exactly the steps of K=2's tied
+    copies at 0.1, (g/2) / sqrt(0.1 + sum (g/2)^2) = g / sqrt(0.4 + sum g^2)."""
+
+    START = 0.4
+
+
+class TiedContextTrainer(Trainer):
+    """Only the word (input) side splits: each word's context (output) components stay tied
+    for the whole run, one Gaussian per context word, as AdaGram keeps one output vector per
+    word.  Every context word's distribution is then learnt from all its occurrences."""
+
+    def split(self, data: Any) -> None:
+        super().split(data)
+        self.retie_contexts()
+
+    def after_span(self, tokens: int, total: int, data: Any) -> bool:
+        changed = super().after_span(tokens, total, data)
+        if self._split_after is None:
+            self.retie_contexts()
+        return changed or self._split_after is None
+
+    def retie_contexts(self) -> None:
+        retie(self.component_tensors(("output",)))
+
+
+class TiedTrainer(Trainer):
+    """K=2's components tied for the whole run (never split, re-tied after every span): one
+    Gaussian per word, as K=1 is, but trained through K=2's tables, offset and step sizes.
+    Where this scores below K=1, the machinery costs the difference; where it matches K=1,
+    whatever K=2 gains or loses comes from the split."""
+
+    def split(self, data: Any) -> None:
+        pass
+
+    def after_span(self, tokens: int, total: int, data: Any) -> bool:
+        super().after_span(tokens, total, data)
+        retie(self.component_tensors())
+        return True
 
 
 #: Variants that are not training options: the Trainer subclass they train with, and
 #: whether the weights are set from usage after training.
 TRAINERS = {"K=2 anneal": AnnealTrainer, "K=2 split+reset": ResetTrainer, "K=2 nll revive": ReviveTrainer,
             "K=2 split unweighted": UnweightedSplitTrainer, "K=2 split acc.025": SmallAccumulatorTrainer,
-            "K=1 acc.025": SmallAccumulatorTrainer}
+            "K=1 acc.025": SmallAccumulatorTrainer, "K=2 split ctx1": TiedContextTrainer,
+            "K=2 tied": TiedTrainer, "K=1 acc.4": LargeAccumulatorTrainer}
 USAGE_WEIGHTS = {"K=2 split+usage", "K=2 sense+usage"}
 
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -171,6 +217,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=1 15ep": {"components": 1, "epochs": 15},
     "K=2 split random": {"components": 2, "split_at": 0.4, "split_direction": "random"},
     "K=2 split d.1": {"components": 2, "split_at": 0.4, "split_noise": 0.1},
+    "K=2 split d.025": {"components": 2, "split_at": 0.4, "split_noise": 0.025},
+    "K=2 split d.0125": {"components": 2, "split_at": 0.4, "split_noise": 0.0125},
     "K=2 split .2": {"components": 2, "split_at": 0.2},
     "K=2 split .6": {"components": 2, "split_at": 0.6},
     "K=2 split+reset": {"components": 2, "split_at": 0.4},
@@ -179,7 +227,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "K=2 split mc100": {"components": 2, "split_at": 0.4, "split_min_count": 100},
     "K=2 split mc1000": {"components": 2, "split_at": 0.4, "split_min_count": 1000},
     "K=2 split acc.025": {"components": 2, "split_at": 0.4},
+    "K=2 split ctx1": {"components": 2, "split_at": 0.4},
+    "K=2 tied": {"components": 2, "split_at": 0.4},
     "K=1 acc.025": {"components": 1},
+    "K=1 acc.4": {"components": 1},
     "K=2 sense": {"components": 2, "objective": "sense"},
     "K=2 sense A.2 init": {"components": 2, "objective": "sense", "component_spread": 1.0},
     "K=2 sense split": {"components": 2, "objective": "sense", "split_at": 0.4},
@@ -230,8 +281,11 @@ def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> 
     figures: dict[str, float] = {}
     sets = [read_word_pairs(find_file(root / relative), name) for name, relative in catalogue.SIMILARITY.items()]
     for data in sets:
-        figures[data.name] = 100 * evaluate_word_pairs(model, data, ["max_cosine"]).spearman["max_cosine"]
+        spearman = evaluate_word_pairs(model, data, ["max_cosine", "centroid_cosine"]).spearman
+        figures[data.name] = 100 * spearman["max_cosine"]
+        figures[f"{data.name} centroid"] = 100 * spearman["centroid_cosine"]
     figures["sim sum"] = sum(figures[data.name] for data in sets)
+    figures["sim centroid"] = sum(figures[f"{data.name} centroid"] for data in sets)
     everything = model.all_components()
     figures["sim all"] = sum(
         100 * evaluate_word_pairs(everything, data, ["max_cosine"]).spearman["max_cosine"] for data in sets)
@@ -316,8 +370,9 @@ def train_gensim(text: Path, seed: int, workers: int) -> KeyedMixtures | None:
 
 
 def summarise(rows: dict[str, list[dict[str, float]]]) -> None:
-    columns = ["sim sum", "sim all", "WS", "RW", "mean norm", "MaxSim", "AvgSim", "MaxSimC", "AvgSimC", "junk %",
-               "junk act %", "2 act %", "max w", "sib cos", "V", "pF", "sup-MFS", "comps"]
+    columns = ["sim sum", "sim all", "sim centroid", "WS", "RW", "RW centroid", "mean norm", "MaxSim", "AvgSim",
+               "MaxSimC", "AvgSimC", "junk %", "junk act %", "2 act %", "max w", "sib cos", "V", "pF", "sup-MFS",
+               "comps"]
     print("\n| run | seeds | " + " | ".join(columns) + " |")
     print("|---|---:|" + "---:|" * len(columns))
     for name, runs in rows.items():
