@@ -164,18 +164,10 @@ class TiedContextTrainer(Trainer):
     for the whole run, one Gaussian per context word, as AdaGram keeps one output vector per
     word.  Every context word's distribution is then learnt from all its occurrences."""
 
-    def split(self, data: Any) -> None:
-        super().split(data)
-        self.retie_contexts()
-
     def after_span(self, tokens: int, total: int, data: Any) -> bool:
-        changed = super().after_span(tokens, total, data)
-        if self._split_after is None:
-            self.retie_contexts()
-        return changed or self._split_after is None
-
-    def retie_contexts(self) -> None:
+        super().after_span(tokens, total, data)  # the split, when it is due, comes first
         retie(self.component_tensors(("output",)))
+        return True
 
 
 class TiedTrainer(Trainer):

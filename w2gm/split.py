@@ -70,17 +70,16 @@ def tie_components(table: MixtureTable) -> None:
 def retie(tensors: list[torch.Tensor], rows: Tensor | None = None) -> None:
     """Set every component of every word (of the ``rows`` a boolean ``[V]`` mask picks) to
     the mean of its components, in place: tensors shaped ``[V, K, ...]`` (parameters and
-    optimiser sums).  Tied components get identical
-    updates in exact arithmetic, but lock-free engines race: two updates of one row in flight
-    may each write part of it, and the copies drift apart.  Under an objective for which
-    the tied state is unstable (``--objective sense``: a copy ahead on some contexts takes
-    them, and their negatives, from its sibling) a drift of one rounding error grew within
-    one GPU span into copies at cosine -0.5 (benchmarks/sense_trajectories.py), a split long
-    before ``split_at``.  Under nll the tied state is unstable too, if more slowly (a copy
-    nearer the contexts takes more of their gradient), so words that ``split_min_count``
-    keeps tied would otherwise split at random after the others split.  The trainer re-ties
-    every word after every span of the tied phase, and those words after every span of the
-    rest."""
+    optimiser sums).  Tied components get identical updates in exact arithmetic, but
+    lock-free engines race: two updates of one row in flight may each write part of it, and
+    the copies drift apart.  Under an objective for which the tied state is unstable
+    (``--objective sense``: a copy ahead on some contexts takes them, and their negatives,
+    from its sibling) a drift of one rounding error grew within one GPU span into copies at
+    cosine -0.5 (benchmarks/sense_trajectories.py), a split long before ``split_at``.  Under
+    nll the tied state is unstable too, if more slowly (a copy nearer the contexts takes more
+    of their gradient), so words that ``split_min_count`` keeps tied could split at random
+    after the others split.  The trainer re-ties every word after every span of the tied
+    phase, and those words after every span of the rest."""
     for tensor in tensors:
         if rows is None:
             tensor.copy_(tensor.mean(dim=1, keepdim=True).expand_as(tensor))
