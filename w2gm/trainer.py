@@ -150,15 +150,20 @@ class Trainer:
         """How much each word counts in the contexts the split reads: its keep probability."""
         return self.sampler.keep_probability
 
+    def component_tensors(self, names: tuple[str, ...] | None = None) -> list[Tensor]:
+        """Every per-component tensor ``[V, K, ...]`` of the tables (all, or those ``names``),
+        parameters and optimiser sums: what re-tying sets to the components' mean."""
+        return [tensor for name, table in self.tables.items() if names is None or name in names
+                for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
+                if tensor.dim() >= 2]
+
     def after_span(self, tokens: int, total: int, data: np.ndarray | Tensor) -> bool:
         """What happens to the tables between spans, once ``tokens`` of the run's ``total``
         are trained (the same on every rank): the split of tied components, unless the run
         is over, and before it the re-tying of copies that lock-free updates made drift
         (:func:`w2gm.split.retie`), and after it that of the words kept tied.  Whether it
         changed the tables."""
-        tensors = [tensor for name, table in self.tables.items()
-                   for tensor in (*table.parameters().values(), *self.optimizers[name].state_dict().values())
-                   if tensor.dim() >= 2]
+        tensors = self.component_tensors()
         if self._split_after is None:
             if self._kept_tied is None or not self._kept_tied.any():
                 return False
