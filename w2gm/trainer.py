@@ -126,8 +126,8 @@ class Trainer:
 
     def split(self, data: np.ndarray | Tensor) -> None:
         """Split every eligible word's tied components, the same way on every rank: along
-        the principal axes of its contexts in rank 0's ``data`` (its shard of the corpus),
-        or by random noise."""
+        the principal axes of its contexts in ``data`` (the corpus ids, read by rank 0), or
+        by random noise."""
         config = self.config
         eligible = self.vocab.counts >= config.split_min_count
         if config.split_direction == "random":
@@ -312,6 +312,9 @@ class Trainer:
         offsets = self._resume_offsets(position, sizes, length)
         total = length * config.epochs
         data = self._corpus_on_device(ids[slice(*shards[group.rank])])  # this rank's shard only
+        # the split's axes come from the whole text, not from rank 0's shard: shards are
+        # contiguous slices (whole books, for Gutenberg) and a fraction of each word's contexts
+        corpus = data if group.world_size == 1 else ids
         merger = self._merger()
         bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
                    disable=not (progress and group.is_main), dynamic_ncols=True)
@@ -375,7 +378,7 @@ class Trainer:
                     spans_since += 1
                     if not (math.isfinite(loss) and self._finite()):
                         raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
-                    if self.after_span(position.tokens, total, data):
+                    if self.after_span(position.tokens, total, corpus):
                         merger.rebase()  # the same change on every rank, not one to merge
                     bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
                                     epoch=epoch + 1, refresh=False)
