@@ -9,7 +9,8 @@ seed, through the project's Trainer, and evaluated with the same code:
 
 * sim sum: Spearman x100 (max cosine, OOV pairs skipped) summed over the 8 bundled
   similarity sets (SL, WS, WS-S, WS-R, MEN, MC, RG, RW); sim centroid: the same with the
-  cosine of the mixtures' means (``centroid_cosine``), the same as max cosine at K=1;
+  cosine of the mixtures' means (``centroid_cosine``), the same as max cosine at K=1; sim
+  elk: with the expected likelihood kernel (Eq. 2), the paper's other measure;
 * SCWS: MaxSim, AvgSim, MaxSimC, AvgSimC (``w2gm.evaluate.scws``);
 * junk: share of the words ranked 100-2100 with a component whose neighbours are
   incoherent, weights: mean largest weight, sib: mean cosine of a word's components
@@ -273,11 +274,13 @@ def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> 
     figures: dict[str, float] = {}
     sets = [read_word_pairs(find_file(root / relative), name) for name, relative in catalogue.SIMILARITY.items()]
     for data in sets:
-        spearman = evaluate_word_pairs(model, data, ["max_cosine", "centroid_cosine"]).spearman
+        spearman = evaluate_word_pairs(model, data, ["max_cosine", "centroid_cosine", "elk"]).spearman
         figures[data.name] = 100 * spearman["max_cosine"]
         figures[f"{data.name} centroid"] = 100 * spearman["centroid_cosine"]
+        figures[f"{data.name} elk"] = 100 * spearman["elk"]
     figures["sim sum"] = sum(figures[data.name] for data in sets)
     figures["sim centroid"] = sum(figures[f"{data.name} centroid"] for data in sets)
+    figures["sim elk"] = sum(figures[f"{data.name} elk"] for data in sets)
     everything = model.all_components()
     figures["sim all"] = sum(
         100 * evaluate_word_pairs(everything, data, ["max_cosine"]).spearman["max_cosine"] for data in sets)
@@ -362,9 +365,9 @@ def train_gensim(text: Path, seed: int, workers: int) -> KeyedMixtures | None:
 
 
 def summarise(rows: dict[str, list[dict[str, float]]]) -> None:
-    columns = ["sim sum", "sim all", "sim centroid", "WS", "RW", "RW centroid", "mean norm", "MaxSim", "AvgSim",
-               "MaxSimC", "AvgSimC", "junk %", "junk act %", "2 act %", "max w", "sib cos", "V", "pF", "sup-MFS",
-               "comps"]
+    columns = ["sim sum", "sim all", "sim centroid", "sim elk", "WS", "RW", "RW centroid", "mean norm", "MaxSim",
+               "AvgSim", "MaxSimC", "AvgSimC", "junk %", "junk act %", "2 act %", "max w", "sib cos", "V", "pF",
+               "sup-MFS", "comps"]
     print("\n| run | seeds | " + " | ".join(columns) + " |")
     print("|---|---:|" + "---:|" * len(columns))
     for name, runs in rows.items():
