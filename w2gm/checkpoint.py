@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import shutil
@@ -76,6 +77,31 @@ class Position:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Position:
         return cls(**values)
+
+    def shard_offsets(self, sizes: list[int], length: int) -> list[int]:
+        """Where each rank's shard (``sizes`` of a corpus of ``length``) starts this epoch: as
+        saved when the world size is the same, else the saved share of the epoch, applied to
+        every new shard."""
+        if len(self.offsets) == len(sizes):
+            return list(self.offsets)
+        return [sum(self.offsets) * size // length for size in sizes]
+
+    def interrupted(self, total: int, directory: CheckpointDir) -> str:
+        """What a run stopped here, with its checkpoint in ``directory``, tells the user."""
+        mid_span = "" if self.partial is None else (
+            f" and {len(self.partial['done'])} chunks of the next span ({self.partial['chunking']})")
+        return (f"interrupted after {self.tokens:,} of {total:,} tokens ({100 * self.tokens / total:.1f}%)"
+                f"{mid_span}; checkpoint saved in {directory.path}; continue with: w2gm train --resume "
+                f"{directory.path}")
+
+    def diverged(self, loss: float, epoch: int, directory: CheckpointDir | None) -> str:
+        """What a run that diverged here tells the user, with its last good checkpoint, if any."""
+        what = f"the loss became {loss}" if not math.isfinite(loss) else "a parameter became NaN or infinite"
+        message = f"training diverged: {what} in epoch {epoch + 1}, after {self.tokens:,} tokens; lower --lr"
+        if directory is not None and directory.has_state():
+            message += (f"; the last good checkpoint is kept in {directory.path}: "
+                        f"w2gm train --resume {directory.path} --lr RATE --allow-config-change")
+        return message
 
 
 @dataclass

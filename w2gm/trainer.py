@@ -222,37 +222,9 @@ class Trainer:
 
     # ---------------------------------------------------------------- the loop
 
-    @staticmethod
-    def _resume_offsets(position: Position, sizes: list[int], length: int) -> list[int]:
-        """Where each rank's shard starts this epoch: as saved when the world size is the
-        same, else the saved share of the epoch, applied to every new shard."""
-        if len(position.offsets) == len(sizes):
-            return list(position.offsets)
-        return [sum(position.offsets) * size // length for size in sizes]
-
     def save_checkpoint(self, checkpointing: Checkpointing | None, position: Position) -> None:
         if checkpointing is not None and self.group.is_main:
             checkpointing.directory.save(self.state(), self.config.to_dict(), position, checkpointing.output)
-
-    def _divergence_message(self, loss: float, position: Position, epoch: int,
-                            checkpointing: Checkpointing | None) -> str:
-        what = f"the loss became {loss}" if not math.isfinite(loss) else "a parameter became NaN or infinite"
-        message = (f"training diverged: {what} in epoch {epoch + 1}, after {position.tokens:,} tokens; "
-                   "lower --lr")
-        if checkpointing is not None and checkpointing.directory.has_state():
-            where = checkpointing.directory.path
-            message += (f"; the last good checkpoint is kept in {where}: "
-                        f"w2gm train --resume {where} --lr RATE --allow-config-change")
-        return message
-
-    @staticmethod
-    def _interrupt_message(position: Position, total: int, checkpointing: Checkpointing) -> str:
-        where = checkpointing.directory.path
-        partial = position.partial
-        mid_span = "" if partial is None else (
-            f" and {len(partial['done'])} chunks of the next span ({partial['chunking']})")
-        return (f"interrupted after {position.tokens:,} of {total:,} tokens ({100 * position.tokens / total:.1f}%)"
-                f"{mid_span}; checkpoint saved in {where}; continue with: w2gm train --resume {where}")
 
     def _chunks(self, position: Position, span: tuple[int, int], stop: StopRequest) -> SpanChunks:
         """The chunks of the next span for the engine: it stops between them when asked,
@@ -276,7 +248,7 @@ class Trainer:
         position.seconds = seconds
         self.save_checkpoint(checkpointing, position)
         bar.close()
-        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
+        raise TrainingInterrupted(position.interrupted(total, checkpointing.directory))
 
     def _corpus_on_device(self, ids: np.ndarray) -> np.ndarray | Tensor:
         """On a GPU the shard's ids are copied there once; on the CPU spans are read from the
@@ -309,7 +281,7 @@ class Trainer:
             # two ranks lost 8 WS-353 points; with about ten they matched one rank (README)
             span = min(span, -(-max(sizes) // MERGES_PER_EPOCH))
         position = position or Position()
-        offsets = self._resume_offsets(position, sizes, length)
+        offsets = position.shard_offsets(sizes, length)
         total = length * config.epochs
         data = self._corpus_on_device(ids[slice(*shards[group.rank])])  # this rank's shard only
         # the split's axes come from the whole text, not from rank 0's shard: shards are
@@ -377,7 +349,8 @@ class Trainer:
                     session_tokens += trained
                     spans_since += 1
                     if not (math.isfinite(loss) and self._finite()):
-                        raise W2GMError(self._divergence_message(loss, position, epoch, checkpointing))
+                        directory = None if checkpointing is None else checkpointing.directory
+                        raise W2GMError(position.diverged(loss, epoch, directory))
                     if self.after_span(position.tokens, total, corpus):
                         merger.rebase()  # the same change on every rank, not one to merge
                     bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
@@ -390,7 +363,7 @@ class Trainer:
                     if stops:
                         bar.close()
                         assert checkpointing is not None  # signals are only caught when checkpointing
-                        raise TrainingInterrupted(self._interrupt_message(position, total, checkpointing))
+                        raise TrainingInterrupted(position.interrupted(total, checkpointing.directory))
                 position.epoch = epoch + 1
                 offsets = [0] * group.world_size
                 position.offsets = list(offsets)
