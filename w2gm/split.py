@@ -84,7 +84,8 @@ def retie(tensors: list[torch.Tensor], rows: Tensor | None = None) -> None:
         if rows is None:
             tensor.copy_(tensor.mean(dim=1, keepdim=True).expand_as(tensor))
         else:
-            tensor[rows] = tensor[rows].mean(dim=1, keepdim=True).expand_as(tensor[rows])
+            chosen = tensor[rows]
+            tensor[rows] = chosen.mean(dim=1, keepdim=True).expand_as(chosen)
 
 
 def split_components(

@@ -115,9 +115,10 @@ class Trainer:
         )
         self._updater: SpanUpdater | None = None
         self._split_after: int | None = None
-        #: Words whose components stay tied after the split (seen under split_min_count times).
-        self._kept_tied = torch.as_tensor(vocab.counts < config.split_min_count, device=device) \
-            if self.splits and config.split_min_count > 0 else None
+        #: Words whose components stay tied after the split (seen under split_min_count times);
+        #: None when there are none.
+        rare = vocab.counts < config.split_min_count
+        self._kept_tied = torch.as_tensor(rare, device=device) if self.splits and rare.any() else None
 
     @property
     def splits(self) -> bool:
@@ -163,16 +164,15 @@ class Trainer:
         is over, and before it the re-tying of copies that lock-free updates made drift
         (:func:`w2gm.split.retie`), and after it that of the words kept tied.  Whether it
         changed the tables."""
-        tensors = self.component_tensors()
         if self._split_after is None:
-            if self._kept_tied is None or not self._kept_tied.any():
+            if self._kept_tied is None:
                 return False
-            retie(tensors, self._kept_tied)
+            retie(self.component_tensors(), self._kept_tied)
         elif total > tokens >= self._split_after:
             self.split(data)
             self._split_after = None
         else:
-            retie(tensors)
+            retie(self.component_tensors())
         return True
 
     @property
