@@ -50,6 +50,7 @@ from . import TrainerParts
 from .triton_energy import (
     CONTEXT,
     WORD,
+    approx_divide,
     load_mixture,
     log_energy,
     log_energy_gradients,
@@ -93,7 +94,8 @@ def _adagrad(parameter_ptr, sums_ptr, offsets, mask, gradient, lr, adagrad_eps):
     (K = 2, D = 50, H200)."""
     sums = tl.load(sums_ptr + offsets, mask=mask) + gradient * gradient
     tl.atomic_add(sums_ptr + offsets, gradient * gradient, mask=mask, sem="relaxed")
-    tl.atomic_add(parameter_ptr + offsets, -lr * gradient / (tl.sqrt(sums) + adagrad_eps), mask=mask, sem="relaxed")
+    step = approx_divide(-lr * gradient, tl.sqrt(sums) + adagrad_eps)
+    tl.atomic_add(parameter_ptr + offsets, step, mask=mask, sem="relaxed")
 
 
 @triton.jit
@@ -147,7 +149,7 @@ def _train_pairs(
     contexts = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 0, NEGATIVES)
     means, variances, log_weights = load_mixture(
         out_means, out_log_variances, out_logits, contexts, CONTEXT, K, D, C, KP, DP, CP)
-    positive, positive_r, positive_difference, positive_sum, positive_squared, positive_x = log_energy(
+    positive, positive_r, positive_difference, positive_inverse_sum, positive_squared, positive_x = log_energy(
         word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
     share = tl.sum(positive_r, axis=CONTEXT, keep_dims=True)  # rho_i of the "sense" objective
 
@@ -191,10 +193,10 @@ def _train_pairs(
         means, variances, log_weights = load_mixture(
             out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
         if slot == 0:  # the context's energy is the positive one, kept from above
-            energy, r, difference, variance_sum, squared, x = (
-                positive, positive_r, positive_difference, positive_sum, positive_squared, positive_x)
+            energy, r, difference, inverse_sum, squared, x = (
+                positive, positive_r, positive_difference, positive_inverse_sum, positive_squared, positive_x)
         else:
-            energy, r, difference, variance_sum, squared, x = log_energy(
+            energy, r, difference, inverse_sum, squared, x = log_energy(
                 word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
         owner = valid
         coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
@@ -222,7 +224,7 @@ def _train_pairs(
         if SENSE:
             _, sense_r = sense_energy(x, share, word_log_weights)
         grad_means_f, grad_log_variances_f, grad_logits_f, grad_means_g, grad_log_variances_g, grad_logits_g = (
-            log_energy_gradients(coefficient, r, sense_coefficient, sense_r, difference, variance_sum, squared,
+            log_energy_gradients(coefficient, r, sense_coefficient, sense_r, difference, inverse_sum, squared,
                                   word_variances, word_log_weights, variances, log_weights, D, C, SENSE))
         word_means_grad += grad_means_f
         word_log_variances_grad += grad_log_variances_f
