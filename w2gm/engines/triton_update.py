@@ -62,9 +62,11 @@ from .triton_energy import (
 
 #: Pairs per program, chosen on an H100 (K = 2, D = 50, spherical) with
 #: ``benchmarks/gpu_throughput.py --sweep``: with one pair, the one warp that holds it keeps
-#: all its tiles in registers (86 per thread, no shared memory), so many pairs are in flight
-#: on each SM.  Two pairs on two warps were as fast in training (338M against 353M pairs/s);
-#: larger blocks were slower.
+#: all its tiles in registers (64 per thread, no shared memory), so many pairs are in flight
+#: on each SM.  Two pairs on two warps were as fast in training there (338M against 353M
+#: pairs/s); larger blocks were slower.  On an H200, with the approximate maths of
+#: triton_energy.py, one pair on one warp is well ahead (kernel 656M pairs/s; 2 pairs on
+#: 2 warps 540M, 4 on 4 567M, 2 on 1 444M).
 DEFAULT_BLOCK = 1
 
 
