@@ -2,12 +2,13 @@
 the torch reference path (issue 4: item 3 and the GPU part of item 5).
 
     python benchmarks/gpu_throughput.py                     # text8_prefix repeated to ~2^24 tokens, 3 runs
+    python benchmarks/gpu_throughput.py --settings small    # the same at the small preset's objective and negatives
     python benchmarks/gpu_throughput.py --sweep             # first time the kernel's block and warps choices
     python benchmarks/gpu_throughput.py --quality --preset small --seeds 3
     python benchmarks/gpu_throughput.py --scaling           # epoch time as corpus, K and D grow
 
 Throughput runs use the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5,
-one negative, Adagrad) on one GPU, with the corpus ids resident there.  A run is one
+one negative, Adagrad; ``--settings`` another preset's) on one GPU, with the corpus ids resident there.  A run is one
 ``TritonUpdater.train_span`` over the whole (repeated) corpus, timed in its two parts:
 drawing the pairs and negatives (PairSampler's torch ops on the GPU) and the fused
 kernel.  Successive runs continue one pass's learning-rate schedule.  Raw tokens are the
@@ -101,7 +102,7 @@ def sweep(trainer: Trainer, span: torch.Tensor) -> None:
 
 
 def throughput(args: argparse.Namespace) -> None:
-    config = make_config("paper", device=DEVICE.type, seed=args.seed)
+    config = make_config(args.settings, device=DEVICE.type, seed=args.seed)
     with tempfile.TemporaryDirectory(prefix="w2gm-gpu-") as workdir:
         encoded = encode(args.corpus, workdir, config)
         ids = np.array(encoded.ids)
@@ -115,7 +116,7 @@ def throughput(args: argparse.Namespace) -> None:
         per_pair = bytes_per_pair(config)
         updater = TritonUpdater.from_trainer(trainer, args.block, args.warps)
         updater.train_span(span[:100_000], 0.0, 0.0, seed=0)  # compile
-        reference_config = make_config("paper", backend="torch", device=DEVICE.type, seed=args.seed)
+        reference_config = make_config(args.settings, backend="torch", device=DEVICE.type, seed=args.seed)
         reference_ids = ids[: args.reference_tokens]
         reference_raw = encoded.raw_tokens * len(reference_ids) / len(ids)
         triton_runs, reference_runs = [], []
@@ -141,7 +142,8 @@ def throughput(args: argparse.Namespace) -> None:
     triton_pairs = median(triton_runs, "pairs_per_s")
     kernel_pairs = median(triton_runs, "kernel_pairs_per_s")
     print(f"\n{torch.cuda.get_device_name()}: {raw_tokens:,} raw tokens ({repeats} x {args.corpus.name}), "
-          f"paper defaults, medians of {args.runs} runs; kernel block {updater.block}, warps {updater.warps}")
+          f"preset {args.settings} (objective {config.objective}, {config.negatives} negatives), "
+          f"medians of {args.runs} runs; kernel block {updater.block}, warps {updater.warps}")
     print(f"device-to-device copy: {bandwidth / 1e9:,.0f} GB/s (read + write); "
           f"bound {per_pair:,} B per pair -> {bandwidth / per_pair:,.0f} pairs/s")
     print(f"{'path':22s} {'raw tokens/s':>14s} {'pairs/s':>14s} {'of bound':>9s} {'x torch':>8s}")
@@ -154,7 +156,7 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"{name:22s} {tokens_text:>14s} {pairs:>14,.0f} {pairs * per_pair / bandwidth:>9.1%} "
               f"{pairs / reference_pairs:>8.1f}")
     losses = ", ".join(f"{r['loss']:.4f}" for r in triton_runs)
-    print(f"mean hinge loss per run: {losses}")
+    print(f"mean loss per pair, each run: {losses}")
 
 
 # ------------------------------------------------------------------ scaling (issue 4, item 4)
@@ -233,6 +235,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds with --quality")
     parser.add_argument("--preset", default="small", help="training preset with --quality")
     parser.add_argument("--seed", type=int, default=1, help="seed of the throughput runs")
+    parser.add_argument("--settings", default="paper", help="preset of the throughput runs (paper: A.2's)")
     parser.add_argument("--worker", choices=("triton", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--scaling", action="store_true", help="instead: epoch time as the corpus, K and D grow")
     args = parser.parse_args()

@@ -156,37 +156,34 @@ def _train_pairs(
     share = tl.sum(positive_r, axis=CONTEXT, keep_dims=True)  # rho_i of the "sense" objective
 
     # Every hinge first (3.3), at the parameters before the pair: whether each is active
-    # (bit n of ``active``) decides every slot's loss coefficient.
+    # (bit n of ``active``) decides every slot's loss coefficient.  Under NLL a slot's loss
+    # and coefficient depend on its own energy only, so its terms are taken in the one pass
+    # below, and each negative's energy is computed once instead of twice.
     loss = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
-    if NLL:  # -log sigma(s(w, c)), once per pair
-        loss += tl.where(valid, softplus(-(positive + offset)), 0.0)
     active = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.int32)
     active_count = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
-    for n in tl.static_range(NEGATIVES):
-        rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 1 + n, NEGATIVES)
-        means, variances, log_weights = load_mixture(
-            out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
-        negative, _, _, _, _, x = log_energy(
-            word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
-        if SENSE:
-            negative, _ = sense_energy(x, share, word_log_weights)
-        if NLL:  # -log sigma(-s(w, c'_n))
-            loss += tl.where(valid, softplus(negative + offset), 0.0)
-        else:
+    if not NLL:
+        for n in tl.static_range(NEGATIVES):
+            rows = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 1 + n, NEGATIVES)
+            means, variances, log_weights = load_mixture(
+                out_means, out_log_variances, out_logits, rows, CONTEXT, K, D, C, KP, DP, CP)
+            negative, _, _, _, _, x = log_energy(
+                word_means, word_variances, word_log_weights, means, variances, log_weights, epsilon, D, C, CP)
+            if SENSE:
+                negative, _ = sense_energy(x, share, word_log_weights)
             hinge = margin - positive + negative
             on = valid & (hinge > 0.0)
             loss += tl.where(on, hinge, 0.0)
             active |= on.to(tl.int32) << n
             active_count += on.to(tl.float32)
-    tl.store(losses_ptr + tl.program_id(0), tl.sum(loss))
 
     # Then each output row once: the first slot that holds it (its owner) takes the gradient
     # of log E(w, row) scaled by the summed coefficients of all slots holding it.  Under the
     # sense objective a negative's energy is another function of the row than the context's,
     # so the negatives' coefficients are summed apart, in ``sense_coefficient``.  Under NLL
-    # a slot's coefficient depends on its energy, which is the same in every slot holding
-    # the row: the owner's, computed at the parameters before the pair as no slot before it
-    # holds the row (and the word's own row is written last).
+    # a slot's loss and coefficient depend on its energy, which is the same in every slot
+    # holding the row: the owner's, computed at the parameters before the pair as no slot
+    # before it holds the row (and the word's own row is written last).
     word_means_grad = tl.zeros((BLOCK, KP, 1, DP), dtype=tl.float32)
     word_log_variances_grad = tl.zeros((BLOCK, KP, 1, CP), dtype=tl.float32)
     word_logits_grad = tl.zeros((BLOCK, KP, 1, 1), dtype=tl.float32)
@@ -203,14 +200,17 @@ def _train_pairs(
         owner = valid
         coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
         sense_coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+        slot_loss = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
         for other in tl.static_range(NEGATIVES + 1):
             same = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, other, NEGATIVES) == rows
             if other < slot:
                 owner = owner & ~same
-            elif NLL:  # d/d log E of -log sigma(s) for the context, -log sigma(-s) for a negative
+            elif NLL:  # -log sigma(s) for the context, -log sigma(-s) for a negative, and d/d log E
                 if other == 0:
+                    slot_loss += tl.where(same, softplus(-(energy + offset)), 0.0)
                     coefficient -= tl.where(same, sigmoid(-(energy + offset)), 0.0)
                 else:
+                    slot_loss += tl.where(same, softplus(energy + offset), 0.0)
                     coefficient += tl.where(same, sigmoid(energy + offset), 0.0)
             elif other == 0:  # the context: -log E(w, c) in every active hinge
                 coefficient -= tl.where(same, active_count, 0.0)
@@ -222,6 +222,7 @@ def _train_pairs(
                     coefficient += on
         coefficient = tl.where(owner, coefficient, 0.0)
         sense_coefficient = tl.where(owner, sense_coefficient, 0.0)
+        loss += tl.where(owner, slot_loss, 0.0)
         sense_r = r
         if SENSE:
             _, sense_r = sense_energy(x, share, word_log_weights)
@@ -242,6 +243,7 @@ def _train_pairs(
         _adagrad_rows(
             out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums, rows,
             CONTEXT, write, grad_means_g, grad_log_variances_g, grad_logits_g, lr, adagrad_eps, K, D, C, KP, DP, CP)
+    tl.store(losses_ptr + tl.program_id(0), tl.sum(loss))
     word_write = valid  # every nll pair has a gradient for its word
     if not NLL:
         word_write = valid & (active_count > 0.0)
