@@ -76,6 +76,18 @@ DEFAULT_BLOCK = 1
 DEFAULT_WARPS = 1
 
 
+#: Registers a thread may use, for the shapes where that was measured to pay: K = 2, D = 50,
+#: spherical, on an H200 (benchmarks/results/gpu_kernel_variants_h200_dec01.log).  The
+#: kernel waits on memory more than it computes when several negatives are in flight: at
+#: the small preset (nll, five negatives) ptxas gives it 96 registers, so 21 warps fit on an
+#: SM; capped at 64, 32 fit and it trains 230M pairs/s against 189M (train_span 213M against
+#: 178M), with a few spills (40 bytes a thread).  At the paper's one negative the kernel
+#: needs 64 anyway.  K = 1 and nll with one negative (70 to 80 registers uncapped, spilling
+#: 0 to 32 bytes capped) take the cap by the same reasoning, unmeasured.  Wider tiles (D >
+#: 64, more components, diagonal covariances) would spill far more and keep ptxas's choice.
+REGISTER_CAP = 64
+
+
 
 
 @triton.jit
@@ -311,6 +323,8 @@ class TritonUpdater:
             raise W2GMError(f"the triton kernel's block must be a power of two, got {block}")
         self.block = block
         self.warps = warps or DEFAULT_WARPS
+        capped = self.block == 1 and self.columns == 1 and self.components <= 2 and self.dim <= 64
+        self.launch_options = {"maxnreg": REGISTER_CAP} if capped else {}
 
     @classmethod
     def from_trainer(cls, trainer: TrainerParts, block: int = DEFAULT_BLOCK, warps: int | None = None) -> TritonUpdater:
@@ -342,7 +356,7 @@ class TritonUpdater:
             K=self.components, D=self.dim, C=self.columns, NEGATIVES=negatives.shape[1], SHARED=self.shared,
             SENSE=self.sense, NLL=self.nll,
             BLOCK=self.block, KP=triton.next_power_of_2(self.components), DP=triton.next_power_of_2(self.dim),
-            CP=columns_padded, num_warps=self.warps,
+            CP=columns_padded, num_warps=self.warps, **self.launch_options,
         )
         return float(losses.sum(dtype=torch.float64))
 
