@@ -82,12 +82,12 @@ DEFAULT_WARPS = 1
 #: the small preset (nll, five negatives) ptxas gives it 96 registers, so 21 warps fit on an
 #: SM; capped at 64, 32 fit and it trains 230M pairs/s against 189M (train_span 213M against
 #: 178M), with a few spills (40 bytes a thread).  At the paper's one negative the kernel
-#: needs 64 anyway.  K = 1 and nll with one negative (70 to 80 registers uncapped, spilling
-#: 0 to 32 bytes capped) take the cap by the same reasoning, unmeasured.  Wider tiles (D >
-#: 64, more components, diagonal covariances) would spill far more and keep ptxas's choice.
+#: needs 64 anyway.  The rest of the family takes the cap unmeasured (ptxas for sm_90): K = 2
+#: with the paper's objective and five negatives goes from 96 registers to 64 and 88 bytes
+#: of spills, K = 1 with five negatives from 70-80 to 64 and 16-32 bytes, nll with one
+#: negative from 72 to 64 and none.  Wider tiles (D > 64, more components, diagonal
+#: covariances) would spill far more and keep ptxas's choice.
 REGISTER_CAP = 64
-
-
 
 
 @triton.jit
