@@ -9,9 +9,9 @@ the torch reference path (issue 4: item 3 and the GPU part of item 5).
 
 Throughput runs use the paper's defaults (K = 2, D = 50, spherical, window 10, t = 1e-5,
 one negative, Adagrad; ``--settings`` another preset's) on one GPU, with the corpus ids
-resident there.  A run is one ``TritonUpdater.train_span`` over the whole (repeated) corpus, timed in its two parts:
-drawing the pairs and negatives (PairSampler's torch ops on the GPU) and the fused
-kernel.  Successive runs continue one pass's learning-rate schedule.  Raw tokens are the
+resident there.  A run is one ``TritonUpdater.train_span`` over the whole (repeated)
+corpus, timed in its two parts: drawing the pairs and negatives (PairSampler's torch ops on
+the GPU) and the fused kernel.  Successive runs continue one pass's learning-rate schedule.  Raw tokens are the
 text's whitespace tokens before min-count and subsampling, as in benchmarks/throughput.py.
 
 The bandwidth bound: a pair must at least read and write the rows it uses (word, context
