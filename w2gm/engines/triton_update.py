@@ -213,17 +213,21 @@ def _train_pairs(
         coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
         sense_coefficient = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
         slot_loss = tl.zeros((BLOCK, 1, 1, 1), dtype=tl.float32)
+        if NLL:  # -log sigma(s) for the context, -log sigma(-s) for a negative, and their d/d log E
+            s = energy + offset
+            context_loss, context_coefficient = softplus(-s), -sigmoid(-s)
+            negative_loss, negative_coefficient = softplus(s), sigmoid(s)
         for other in tl.static_range(NEGATIVES + 1):
             same = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, other, NEGATIVES) == rows
             if other < slot:
                 owner = owner & ~same
-            elif NLL:  # -log sigma(s) for the context, -log sigma(-s) for a negative, and d/d log E
+            elif NLL:
                 if other == 0:
-                    slot_loss += tl.where(same, softplus(-(energy + offset)), 0.0)
-                    coefficient -= tl.where(same, sigmoid(-(energy + offset)), 0.0)
+                    slot_loss += tl.where(same, context_loss, 0.0)
+                    coefficient += tl.where(same, context_coefficient, 0.0)
                 else:
-                    slot_loss += tl.where(same, softplus(energy + offset), 0.0)
-                    coefficient += tl.where(same, sigmoid(energy + offset), 0.0)
+                    slot_loss += tl.where(same, negative_loss, 0.0)
+                    coefficient += tl.where(same, negative_coefficient, 0.0)
             elif other == 0:  # the context: -log E(w, c) in every active hinge
                 coefficient -= tl.where(same, active_count, 0.0)
             else:  # negative other - 1: +log E(w, c') when its hinge is active
