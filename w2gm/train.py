@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 
-from . import autopreset, distributed, limits, usage
+from . import autopreset, distributed, usage
 from . import corpus as corpus_module
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
-from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
+from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, check_engine, make_config
 from .engines import resolve_backend, resolve_device
 from .errors import W2GMError
 from .keyed import KeyedMixtures
@@ -144,7 +144,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
     group, device_name = distributed.init(config.device)
     device = resolve_device(device_name)
-    limits.check_engine(config, resolve_backend(config, device))  # before the text is read
+    check_engine(config, resolve_backend(config, device))  # before the text is read
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     temporary = None
