@@ -67,7 +67,8 @@ from w2gm.reading import corpus as corpus_module  # noqa: E402
 from w2gm.reading.files import open_binary  # noqa: E402
 from w2gm.split import retie  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
-from w2gm.usage import Usage, count_winners  # noqa: E402
+from w2gm.usage import Usage  # noqa: E402
+from w2gm.usage_pass import count_winners  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 WORD = re.compile(r"[a-z]+")

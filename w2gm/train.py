@@ -2,7 +2,7 @@
 
 Reads and encodes the corpus (:mod:`w2gm.reading`), applies the preset (:mod:`w2gm.autopreset`),
 starts or resumes a run in its checkpoint directory, trains with :class:`w2gm.trainer.Trainer`,
-counts component usage (:mod:`w2gm.usage`) and saves the model atomically, keeping the
+counts component usage (:mod:`w2gm.usage_pass`) and saves the model atomically, keeping the
 checkpoint when the save fails.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import autopreset, distributed, usage
+from . import autopreset, distributed, usage_pass
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, check_engine, make_config
 from .engines import resolve_backend, resolve_device
@@ -29,6 +29,7 @@ from .reading.files import expand_paths, sample_corpus_path
 from .runlock import RunLock, output_lock
 from .stopping import TrainingInterrupted, sigterm_raises
 from .trainer import Checkpointing, Trainer
+from .usage import Usage
 
 CorpusArg = str | os.PathLike | Iterable[str | os.PathLike] | None
 
@@ -208,7 +209,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     model.config["preset"] = preset_label
     if group.is_main:  # which component wins in context, counted on the training device
         started = time.perf_counter()
-        model.usage = usage.Usage.from_counts(usage.count_winners(
+        model.usage = Usage.from_counts(usage_pass.count_winners(
             trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]),
             encoded.ids, config.window, device, threads=config.threads))
         model.training["usage_seconds"] = time.perf_counter() - started
