@@ -50,9 +50,9 @@ import numpy as np
 import torch
 from throughput import CORPUS, print_scores, ws353_spearman
 
-from w2gm import corpus
 from w2gm.config import TrainConfig, make_config
 from w2gm.engines.triton_update import DEFAULT_BLOCK, TritonUpdater
+from w2gm.reading import corpus
 from w2gm.trainer import Trainer, learning_rate
 
 DEVICE = torch.device("cuda")

@@ -5,7 +5,7 @@
     python benchmarks/reading.py --corpus big.txt --no-plain-copy
     python benchmarks/reading.py --corpus /tmp/big --workers 16 --runs 1   # a folder (paper_scale_corpus.py)
 
-Times :func:`w2gm.corpus.encode` (text file to ``ids.npy``, vocabulary included, at
+Times :func:`w2gm.reading.corpus.encode` (text file to ``ids.npy``, vocabulary included, at
 --min-count 5 and the default ``words`` tokenizer) with each --workers count, in rounds
 whose order rotates, and prints the median tokens/s (word tokens, as the model counts them)
 and the ratio to one worker.  A compressed corpus is decompressed by one process however
@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from w2gm import corpus, parallel_reading
+from w2gm.reading import corpus, files
+from w2gm.reading import parallel as parallel_reading
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "corpus" / "gutenberg.txt.xz"
 
@@ -35,9 +36,9 @@ CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "co
 def decompression_seconds(path: Path) -> float:
     """Seconds to read the file's (decompressed) bytes, nothing more."""
     start = time.perf_counter()
-    handle, _ = corpus._open_binary(path)
+    handle, _ = files.open_binary(path)
     with handle:
-        for _ in corpus._blocks(handle, str(path)):
+        for _ in files.read_blocks(handle, str(path)):
             pass
     return time.perf_counter() - start
 
@@ -45,7 +46,7 @@ def decompression_seconds(path: Path) -> float:
 def measure(path: Path, workers: list[int], runs: int, scratch: Path) -> None:
     compressed = False
     if path.is_file():
-        handle, raw = corpus._open_binary(path)
+        handle, raw = files.open_binary(path)
         compressed = handle is not raw
         handle.close()
     rates: dict[int, list[float]] = {count: [] for count in workers}
@@ -66,8 +67,8 @@ def measure(path: Path, workers: list[int], runs: int, scratch: Path) -> None:
             rates[count].append(tokens / seconds)
             print(f"  round {round_ + 1}: {count:3d} workers {seconds:7.2f} s {tokens / seconds:>14,.0f} tokens/s")
     serial = statistics.median(rates[workers[0]])
-    files = corpus.expand_paths([path])
-    size = sum(file.stat().st_size for file in files) / 2**20
+    inputs = files.expand_paths([path])
+    size = sum(file.stat().st_size for file in inputs) / 2**20
     print(f"\n{path} ({size:,.0f} MiB{', compressed' if compressed else ''}), {tokens:,} tokens, "
           f"medians of {runs} rounds")
     print(f"{'workers':>8s} {'tokens/s':>14s} {'x ' + str(workers[0]):>8s}")
@@ -89,19 +90,19 @@ def main() -> None:
     parser.add_argument("--no-plain-copy", action="store_true",
                         help="do not also measure a decompressed copy of a compressed corpus")
     args = parser.parse_args()
-    workers = args.workers or sorted({1, parallel_reading.worker_count(0, [corpus.STDIN])})
+    workers = args.workers or sorted({1, parallel_reading.worker_count(0, [files.STDIN])})
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}, "
           f"{len(os.sched_getaffinity(0))} usable CPUs")
     with tempfile.TemporaryDirectory(prefix="w2gm-reading-") as tmp:
         scratch = Path(tmp)
         measure(args.corpus, workers, args.runs, scratch)
         if args.corpus.is_file() and not args.no_plain_copy:
-            handle, raw = corpus._open_binary(args.corpus)
+            handle, raw = files.open_binary(args.corpus)
             with handle:
                 if handle is not raw:  # compressed: measure a plain copy too
                     plain = scratch / "plain.txt"
                     with open(plain, "wb") as out:
-                        for data in corpus._blocks(handle, str(args.corpus)):
+                        for data in files.read_blocks(handle, str(args.corpus)):
                             out.write(data)
             if handle is not raw:
                 print()

@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from throughput import CORPUS, write_text
 
-from w2gm import corpus
 from w2gm.config import TrainConfig, make_config
+from w2gm.reading import corpus
 from w2gm.trainer import Trainer
 
 REPEATS = (1, 4, 16)

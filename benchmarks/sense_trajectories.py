@@ -45,11 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from senses import normalised_copy  # noqa: E402
 
-from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
 from w2gm.energy import log_energy_and_shares  # noqa: E402
 from w2gm.engines import resolve_device  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
+from w2gm.reading import corpus as corpus_module  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
 
 COLUMNS = ("progress", "hinge", "hard", "same", "|dlogp|", "top", "wmax", "sib", "var win", "var lose",

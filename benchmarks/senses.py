@@ -53,7 +53,6 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from throughput import gensim_python  # noqa: E402
 from wsi_references import reference_rows  # noqa: E402
 
-from w2gm import corpus as corpus_module  # noqa: E402
 from w2gm.config import make_config  # noqa: E402
 from w2gm.engines import resolve_device  # noqa: E402
 from w2gm.evaluate import catalogue  # noqa: E402
@@ -64,9 +63,12 @@ from w2gm.evaluate.similarity import evaluate_word_pairs  # noqa: E402
 from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
 from w2gm.keyed import KeyedMixtures  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
+from w2gm.reading import corpus as corpus_module  # noqa: E402
+from w2gm.reading.files import open_binary  # noqa: E402
 from w2gm.split import retie  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
-from w2gm.usage import Usage, count_winners  # noqa: E402
+from w2gm.usage import Usage  # noqa: E402
+from w2gm.usage_pass import count_winners  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 WORD = re.compile(r"[a-z]+")
@@ -253,7 +255,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def normalised_copy(path: Path, directory: Path) -> Path:
     """The text lowercased, a-z words only, one line per input line."""
     target = directory / "normalised.txt"
-    handle, _ = corpus_module._open_binary(path)  # gzip, bzip2 and xz recognised by content
+    handle, _ = open_binary(path)  # gzip, bzip2 and xz recognised by content
     with io.TextIOWrapper(handle, encoding="utf-8", errors="replace") as source, open(target, "w") as out:
         for line in source:
             words = WORD.findall(line.lower())

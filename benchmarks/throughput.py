@@ -102,8 +102,8 @@ def run_w2gm(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     imported here: gensim's interpreter need not have it)."""
     import torch
 
-    from w2gm import corpus
     from w2gm.config import make_config
+    from w2gm.reading import corpus
     from w2gm.trainer import Trainer
 
     config = make_config(args.preset, epochs=args.epochs, threads=args.threads, seed=args.seed, backend=args.worker)
@@ -163,7 +163,7 @@ def gensim_python() -> str:
 
 def write_text(corpus: Path, tokens: int | None, path: Path) -> int:
     """The first ``tokens`` tokens of ``corpus`` (all when None) as plain text; returns their count."""
-    from w2gm.corpus import iter_token_blocks
+    from w2gm.reading.tokens import iter_token_blocks
 
     written = 0
     with open(path, "w", encoding="utf-8") as out:

@@ -21,9 +21,9 @@ from collections import Counter
 import numpy as np
 from scipy.cluster.vq import kmeans2
 
-from w2gm.evaluate.pairs import lookup_ids
 from w2gm.evaluate.wsi import SenseTask, WSIResult, context_ids, score_clusterings
 from w2gm.keyed import KeyedMixtures
+from w2gm.vocab import lookup_ids
 
 
 def two_gold_senses(tasks: list[SenseTask]) -> list[np.ndarray]:

@@ -9,8 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from w2gm import corpus
 from w2gm.errors import W2GMError
+from w2gm.reading import corpus, files
+from w2gm.reading.tokens import iter_token_blocks
 
 TEXT = "the cat sat on the mat\nthe dog sat on the log\n" * 50 + "a rare word\n"
 
@@ -67,9 +68,9 @@ def test_a_single_line_longer_than_many_blocks_is_read_in_bounded_pieces(tmp_pat
     words = [f"w{i}" for i in rng.integers(0, 500, size=20_000)]
     path = tmp_path / "one_line.txt"
     path.write_text(" ".join(words))  # no newline anywhere
-    monkeypatch.setattr(corpus, "BLOCK_BYTES", 97)  # tokens straddle block edges constantly
+    monkeypatch.setattr(files, "BLOCK_BYTES", 97)  # tokens straddle block edges constantly
     sizes = []
-    blocks = corpus.iter_token_blocks(path)
+    blocks = iter_token_blocks(path)
     tokens = [t for block in blocks for t in block if not sizes.append(len(block))]
     assert tokens == words
     assert max(sizes) <= 97
@@ -87,7 +88,7 @@ def test_a_24_mb_single_line_encodes_in_bounded_memory(tmp_path):
         while handle.tell() < 24_000_000:
             handle.write(" ".join(word_list[rng.integers(0, 1000, 100_000)]) + " ")
     script = (
-        "import tracemalloc; from w2gm import corpus; tracemalloc.start();"
+        "import tracemalloc; from w2gm.reading import corpus; tracemalloc.start();"
         f"e = corpus.encode([{str(path)!r}], {str(tmp_path / 'w')!r}, min_count=1);"
         "print(len(e.ids), tracemalloc.get_traced_memory()[1] >> 20)"
     )

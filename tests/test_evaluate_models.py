@@ -11,11 +11,11 @@ import torch
 from scipy.stats import multivariate_normal
 
 from w2gm.energy import VARIANCE_EPSILON
-from w2gm.evaluate.pairs import lookup_ids, score_ids, score_pairs
+from w2gm.evaluate.pairs import score_ids, score_pairs
 from w2gm.keyed import KeyedMixtures
 from w2gm.measures import MEASURES
 from w2gm.mixture import MixtureTable
-from w2gm.vocab import Vocabulary
+from w2gm.vocab import Vocabulary, lookup_ids
 
 
 def build_model(

@@ -13,7 +13,6 @@ from w2gm.evaluate import catalogue
 from w2gm.evaluate.datasets import ContextPair, WordInContext, find_file, read_scws
 from w2gm.evaluate.scws import METHODS, evaluate_scws, scws_scores
 from w2gm.mixture import MixtureTable
-from w2gm.senses import posteriors
 
 
 def in_context(word: str, left: list[str], right: list[str]) -> WordInContext:
@@ -125,11 +124,11 @@ def test_context_picks_the_sense_it_is_about():
     model = two_sense_model()
     ids = np.array([0, 0, 0])
     contexts = np.array([[1, 1, -1], [2, -1, -1], [-1, -1, -1]])  # water; cash; nothing known
-    posterior = posteriors(model, ids, contexts).numpy()
+    posterior = model.posteriors(ids, contexts).numpy()
     assert posterior[0, 0] > 0.99 and posterior[1, 1] > 0.99
     np.testing.assert_allclose(posterior[2], [0.5, 0.5])  # no known context: the prior weights
     np.testing.assert_allclose(posterior.sum(1), 1.0)
-    flipped = posteriors(two_sense_model(output=True), ids, contexts).numpy()
+    flipped = two_sense_model(output=True).posteriors(ids, contexts).numpy()
     assert flipped[0, 1] > 0.99 and flipped[1, 0] > 0.99
 
 

@@ -21,11 +21,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from test_modelfile import random_model
 
-from w2gm import corpus, modelfile
+from w2gm import modelfile
 from w2gm.energy import gaussian_kl, log_expected_likelihood, pairwise_cosine, partial_log_energies
 from w2gm.errors import ModelFileError, W2GMError
 from w2gm.evaluate.datasets import read_labelled_pairs, read_scws, read_word_pairs
 from w2gm.keyed import KeyedMixtures
+from w2gm.reading import corpus, files, tokens
 
 #: Few examples each, so that the module runs in well under a minute on one core; no
 #: example database written into the working tree.
@@ -94,8 +95,8 @@ def test_corpus_encoding_matches_a_plain_split_or_fails_in_one_line(content, pac
         path.write_bytes(packed(content, packing))
         workdir = Path(directory) / "work"
         with (
-            mock.patch.object(corpus, "BLOCK_BYTES", block_bytes),
-            mock.patch.object(corpus, "MAX_TOKEN_CHARS", LONGEST_TOKEN),
+            mock.patch.object(files, "BLOCK_BYTES", block_bytes),
+            mock.patch.object(tokens, "MAX_TOKEN_CHARS", LONGEST_TOKEN),
         ):
             try:
                 encoded = corpus.encode([path], workdir, min_count=1, tokenizer="whitespace",

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from test_hostile_inputs import GOOD_TEXT, fails_cleanly, scratch  # noqa: F401 - scratch is a fixture
 
 from w2gm import limits
-from w2gm.config import FIELDS, TrainConfig
+from w2gm.config import (
+    FIELDS,
+    MAX_COMPILED_COMPONENTS,
+    MAX_COMPILED_DIM,
+    MAX_NEGATIVE_POWER,
+    MAX_THREADS,
+    TrainConfig,
+    check_engine,
+)
 from w2gm.errors import W2GMError
 
 NUMBERS = st.one_of(
@@ -30,11 +38,11 @@ def accepted_invariants(config: TrainConfig) -> None:
         value = getattr(config, name)
         assert isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value), name
     assert config.components >= 1 and config.dim >= 1 and config.window >= 1 and config.negatives >= 1
-    assert 0 <= config.seed <= 2**64 - 1 and 0 <= config.threads <= limits.MAX_THREADS
+    assert 0 <= config.seed <= 2**64 - 1 and 0 <= config.threads <= MAX_THREADS
     assert config.subsample >= 0 and config.margin >= 0 and config.lr > 0 and 0 <= config.lr_min <= config.lr
-    assert 0 <= config.negative_power <= limits.MAX_NEGATIVE_POWER
+    assert 0 <= config.negative_power <= MAX_NEGATIVE_POWER
     if config.backend == "numba":
-        assert config.dim <= limits.MAX_COMPILED_DIM and config.components <= limits.MAX_COMPILED_COMPONENTS
+        assert config.dim <= MAX_COMPILED_DIM and config.components <= MAX_COMPILED_COMPONENTS
 
 
 @settings(max_examples=300, deadline=None)
@@ -100,9 +108,9 @@ def test_the_memory_estimate_grows_with_each_size_and_refuses_beyond_what_is_ava
 
 def test_the_numba_limits_bind_a_run_on_numba_not_a_config_or_a_model_trained_elsewhere():
     config = TrainConfig(dim=1200, components=16)  # --backend auto: a GPU run may use these
-    limits.check_engine(config, "triton")
-    limits.check_engine(config, "torch")
+    check_engine(config, "triton")
+    check_engine(config, "torch")
     with pytest.raises(W2GMError, match="--dim 1200: at most 1000 with the numba engine, which --backend auto"):
-        limits.check_engine(config, "numba")
+        check_engine(config, "numba")
     with pytest.raises(W2GMError, match="--components 16: at most 8 with the numba engine; use --backend torch"):
         TrainConfig(components=16, backend="numba")

@@ -12,8 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-from w2gm import corpus, parallel_reading, pieces
 from w2gm.errors import W2GMError
+from w2gm.reading import corpus, files, pieces
+from w2gm.reading import parallel as parallel_reading
 
 WORDS = ["the", "The", "bank,", "“river”", "naïve", "nai\u0308ve", "東京", "well-known", "don't", "rock's", "3.14",
          "1,000", "_italics_", "—", "...", "Straße", "o'clock", "हिन्दी", "word--word", "¿qué?", "BANK", "a"]
@@ -33,7 +34,7 @@ def tiny_pieces(monkeypatch):
     """Pieces of about 100 bytes read in blocks of 16, and two workers however small the input."""
     monkeypatch.setattr(pieces, "MIN_PIECE_BYTES", 1)
     monkeypatch.setattr(pieces, "MAX_PIECE_BYTES", 100)
-    monkeypatch.setattr(corpus, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(files, "BLOCK_BYTES", 16)
 
 
 def both(paths, tmp_path, **options):
@@ -112,7 +113,7 @@ def test_the_pieces_tile_the_file_and_cut_only_after_whitespace(tmp_path):
 def test_an_error_found_by_a_worker_names_the_file_line_and_byte_as_the_serial_reader_does(
     tmp_path, tiny_pieces, monkeypatch, fault, message
 ):
-    monkeypatch.setattr(corpus, "BLOCK_BYTES", 1024)  # pieces of a block: 7 for the 400 lines
+    monkeypatch.setattr(files, "BLOCK_BYTES", 1024)  # pieces of a block: 7 for the 400 lines
     lines = [f"line {i} of words\n".encode() for i in range(400)]
     lines[300] = b"words before " + fault + b" and after\n"
     for name, opener in (("plain.txt", open), ("packed.gz", gzip.open)):
@@ -169,7 +170,7 @@ def test_small_input_is_read_without_a_pool(tmp_path, monkeypatch):
     path = tmp_path / "c.txt"
     path.write_text(text(8))
     assert parallel_reading.worker_count(0, [path]) == 1  # a plain file under MIN_PIECE_BYTES
-    assert parallel_reading.worker_count(3, [corpus.STDIN]) == 3  # standard input: not known to be small
+    assert parallel_reading.worker_count(3, [files.STDIN]) == 3  # standard input: not known to be small
 
     def no_pool(*args, **kwargs):
         raise AssertionError("a pool was started for one piece")

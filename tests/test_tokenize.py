@@ -12,10 +12,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from w2gm import corpus
 from w2gm.errors import W2GMError
 from w2gm.keyed import KeyedMixtures
 from w2gm.mixture import MixtureTable
+from w2gm.reading import corpus, files, tokens
 from w2gm.tokenize import TokenIds, query_normalizer, split_words, token_splitter
 from w2gm.vocab import Vocabulary
 
@@ -73,7 +73,7 @@ def test_streamed_words_equal_the_words_of_the_whole_text(words, block_bytes):
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "c.txt"
         path.write_text(text, encoding="utf-8")
-        with mock.patch.object(corpus, "BLOCK_BYTES", block_bytes):
+        with mock.patch.object(files, "BLOCK_BYTES", block_bytes):
             try:
                 encoded = corpus.encode([path], Path(directory) / "w", min_count=1, tokenizer="words")
             except W2GMError as error:
@@ -98,7 +98,7 @@ def test_words_separated_only_by_unicode_spaces_are_not_one_long_token(tmp_path,
     """More text than the longest allowed token, with no ASCII whitespace at all."""
     path = tmp_path / "spaced.txt"
     path.write_text(space.join(["rock", "stone"] * 30), encoding="utf-8")
-    with mock.patch.object(corpus, "MAX_TOKEN_CHARS", 50), mock.patch.object(corpus, "BLOCK_BYTES", 64):
+    with mock.patch.object(tokens, "MAX_TOKEN_CHARS", 50), mock.patch.object(files, "BLOCK_BYTES", 64):
         encoded = corpus.encode([path], tmp_path / "w", min_count=1, tokenizer=tokenizer)
     assert encoded.vocab.words == ["rock", "stone"] and len(encoded.ids) == 60
 

@@ -11,10 +11,10 @@ from test_evaluate_models import build_model, random_model
 from test_modelfile import model_parts, write_parts
 
 import w2gm
-from w2gm import usage
+from w2gm import usage, usage_pass
 from w2gm.cli import main
 from w2gm.errors import ModelFileError
-from w2gm.senses import context_posteriors, context_table
+from w2gm.senses import context_posteriors
 
 
 def reference_counts(model, ids: np.ndarray, window: int, positions) -> np.ndarray:
@@ -23,7 +23,7 @@ def reference_counts(model, ids: np.ndarray, window: int, positions) -> np.ndarr
     for n, t in enumerate(positions):
         around = [ids[u] for u in range(t - window, t + window + 1) if u != t and 0 <= u < len(ids)]
         rows[n, : len(around)] = around
-    winners = context_posteriors(model.input, context_table(model), ids[positions], rows).argmax(-1)
+    winners = context_posteriors(model.input, model.context_table, ids[positions], rows).argmax(-1)
     counts = np.zeros((len(model), model.components_per_word), dtype=np.int64)
     np.add.at(counts, (ids[positions], winners.numpy()), 1)
     return counts
@@ -39,10 +39,10 @@ def test_counting_pass_matches_the_one_token_reference(max_tokens, engine, covar
     model = random_model([f"w{i}" for i in range(12)], k=3, d=4, covariance=covariance, seed=2)
     ids = np.random.default_rng(0).integers(0, 12, size=600)
     block, window = 128, 3
-    starts = usage.sample_positions(len(ids), max_tokens, block)
+    starts = usage_pass.sample_positions(len(ids), max_tokens, block)
     positions = [t for s in starts for t in range(s, min(len(ids), s + block))]
-    counts = usage.count_winners(model.input, model.output, ids, window, max_tokens=max_tokens, chunk=50, block=block,
-                                 engine=engine, threads=3)
+    counts = usage_pass.count_winners(model.input, model.output, ids, window, max_tokens=max_tokens, chunk=50,
+                                      block=block, engine=engine, threads=3)
     expected = reference_counts(model, ids, window, positions)
     assert counts.sum() == len(positions) == (len(ids) if max_tokens > len(ids) else len(starts) * block)
     np.testing.assert_array_equal(counts.numpy(), expected)
@@ -51,10 +51,10 @@ def test_counting_pass_matches_the_one_token_reference(max_tokens, engine, covar
 def test_shares_sum_to_one_and_unseen_words_are_unknown():
     model = random_model([f"w{i}" for i in range(8)], k=2, d=3, seed=5)
     ids = np.random.default_rng(1).integers(0, 6, size=600)  # w6, w7 never occur
-    shares = usage.component_usage(model.input, model.output, ids, window=2)
+    shares = usage_pass.component_usage(model.input, model.output, ids, window=2)
     np.testing.assert_allclose(shares[:6].sum(-1).numpy(), 1.0, rtol=1e-6)
     assert torch.isnan(shares[6:]).all()
-    found = usage.Usage.from_counts(usage.count_winners(model.input, model.output, ids, 2))
+    found = usage.Usage.from_counts(usage_pass.count_winners(model.input, model.output, ids, 2))
     assert found.active[6:].all()  # unknown usage is not zero usage
     # 60 components sharing 980 tokens: every share is under 2%, the most used stay active
     spread = usage.Usage.from_counts(torch.tensor([[18] * 10 + [16] * 50]))
@@ -78,7 +78,7 @@ def dead_component_model():
 def test_a_dead_component_is_inactive_and_left_out():
     model = dead_component_model()
     ids = np.tile([1, 0, 2, 2, 0, 1], 30)  # bank only among shore and water
-    model.usage = usage.Usage.from_counts(usage.count_winners(model.input, model.input, ids, 2))
+    model.usage = usage.Usage.from_counts(usage_pass.count_winners(model.input, model.input, ids, 2))
     assert model.usage.counts[0].tolist() == [60, 0]
     assert model.active()[0].tolist() == [True, False]
     assert model.active().any(-1).all()  # every word keeps the component that wins its tokens

@@ -18,10 +18,10 @@ import pytest
 from test_hostile_inputs import GOOD_TEXT, fails_cleanly, scratch  # noqa: F401 - scratch is a fixture
 
 import w2gm
-from w2gm import corpus as corpus_module
 from w2gm.checkpoint import LOCK, MARKER, CheckpointDir
 from w2gm.cli import main
 from w2gm.engines.reference import ReferenceUpdater
+from w2gm.reading.files import expand_paths
 from w2gm.runlock import RunLock, output_lock
 
 FAST = ["-q", "--epochs", "1", "--min-count", "1", "--dim", "4", "--backend", "torch", "--threads", "1"]
@@ -207,4 +207,4 @@ def test_a_symlinked_subdirectory_of_a_corpus_directory_is_read_once_and_a_loop_
     (shared / "back").symlink_to(corpus)  # a loop
     (corpus / ".hidden").mkdir()
     (corpus / ".hidden" / "c.txt").write_text("gamma " * 10)
-    assert corpus_module.expand_paths([corpus]) == [corpus / "a.txt", corpus / "also" / "b.txt"]
+    assert expand_paths([corpus]) == [corpus / "a.txt", corpus / "also" / "b.txt"]

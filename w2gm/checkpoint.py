@@ -37,12 +37,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
-from . import parallel_reading
 from .config import TrainConfig
-from .corpus import EncodedCorpus
 from .errors import W2GMError
 from .filechecks import check_corpus_record, check_ids, check_position, check_state_tensors
 from .modelfile import atomic_write_bytes, temporaries_of
+from .reading import parallel
+from .reading.corpus import EncodedCorpus
 from .runlock import RunLock
 from .vocab import Vocabulary
 
@@ -51,8 +51,8 @@ FORMAT_VERSION = 1
 IDS = "ids.npy"
 CORPUS = "corpus.json"
 STATE = "state.safetensors"
-PROVISIONAL_IDS = "provisional_ids.bin"  # corpus.encode's scratch file, if reading stopped half-way
-PIECES = parallel_reading.SPOOL  # the parallel reader's scratch folder, likewise
+PROVISIONAL_IDS = "provisional_ids.bin"  # the serial reader's scratch file, if reading stopped half-way
+PIECES = parallel.SPOOL  # the parallel reader's scratch folder, likewise
 MARKER = ".w2gm-checkpoint"
 LOCK = ".w2gm-lock"
 #: Every file a run writes in its directory; atomic writes add ".NAME.RANDOM.tmp" beside them.

@@ -1,13 +1,20 @@
-"""Training options: one dataclass, which the CLI turns into flags with the same help."""
+"""Training options: one dataclass, which the CLI turns into flags with the same help.
+
+Every config made (flags, the Python API, a checkpoint's or a model file's record) checks its
+values (:func:`check_values`): a value which is not a number, not finite, or beyond what an
+engine supports is one clear error before anything is read or allocated.  What a run needs
+of the machine's memory is :mod:`w2gm.limits`'s to check, once the vocabulary is known.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import W2GMError
-from .limits import check_values
 
 
 def option(default: Any, help: str, **choices: Any) -> Any:
@@ -186,3 +193,79 @@ def make_config(preset: str = "paper", **options: Any) -> TrainConfig:
     if unknown:
         raise W2GMError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     return TrainConfig(**{**PRESETS[preset], **options})
+
+
+# ------------------------------------------------------------ value checks
+
+#: numba compiles the pair loop with D, K and C as the lengths of tuples (0, ..., n-1); it
+#: fails on tuples of more than 1000 elements, so D is bounded by that for the numba engine.
+MAX_COMPILED_DIM = 1000
+#: The numba engine unrolls its K x K loops over component pairs, so compiling grows fast
+#: with K: a first run at K = 8, D = 10 took 7 minutes on 2 busy cores, nearly all of it
+#: compiling (the result is cached for later runs); more components need the torch engine.
+MAX_COMPILED_COMPONENTS = 8
+#: numpy's SeedSequence takes non-negative integers, torch's manual_seed 64-bit ones.
+MAX_SEED = 2**64 - 1
+#: More threads than this is a typo: each holds buffers and an OS thread's stack.
+MAX_THREADS = 1024
+#: Unigram counts (at most 2**63) raised to this power stay far inside float64's range.
+MAX_NEGATIVE_POWER = 10.0
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_type(name: str, value: Any, default: Any) -> None:
+    """Values from JSON or the Python API have the type of the field's default; a number
+    in a field with no default type must still be finite."""
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and not math.isfinite(value):
+        raise W2GMError(f"{_flag(name)} must be a finite number, got {value}")
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, int) or name == "max_vocab":
+        ok = number and isinstance(value, int) or (default is None and value is None)
+    elif isinstance(default, float):
+        ok = number
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    else:
+        ok = True  # None or a factory: the config's own checks know the field
+    if not ok:
+        raise W2GMError(f"{_flag(name)}: {value!r} is not a valid value")
+
+
+def _in_range(name: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise W2GMError(f"{_flag(name)} must be between {low} and {high}, got {value}")
+
+
+def check_values(config: TrainConfig) -> None:
+    """Types, finiteness and the engines' ranges; the config's own checks follow."""
+    for spec in dataclasses.fields(config):
+        _check_type(spec.name, getattr(config, spec.name), spec.default)
+    if config.backend == "numba":
+        check_engine(config, "numba")
+    if config.margin < 0:
+        raise W2GMError(f"--margin must be >= 0, got {config.margin}")
+    _in_range("negative_power", config.negative_power, 0, MAX_NEGATIVE_POWER)
+    _in_range("seed", config.seed, 0, MAX_SEED)
+    _in_range("threads", config.threads, 0, MAX_THREADS)
+    _in_range("read_workers", config.read_workers, 0, MAX_THREADS)
+    if not _DEVICE.match(config.device):
+        raise W2GMError(f"--device {config.device!r}: use auto, cpu, cuda or cuda:N")
+
+
+def check_engine(config: TrainConfig, backend: str) -> None:
+    """What the engine a run resolved to can compile (a model trained elsewhere, on a GPU
+    say, may have more dimensions: loading it is no concern of this)."""
+    if backend != "numba":
+        return
+    engine = "the numba engine" + ("" if config.backend == "numba" else ", which --backend auto picks on the CPU")
+    if config.dim > MAX_COMPILED_DIM:
+        raise W2GMError(f"--dim {config.dim}: at most {MAX_COMPILED_DIM} with {engine}; use --backend torch for more")
+    if config.components > MAX_COMPILED_COMPONENTS:
+        raise W2GMError(f"--components {config.components}: at most {MAX_COMPILED_COMPONENTS} with {engine}; "
+                        "use --backend torch for more")

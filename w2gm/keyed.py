@@ -3,9 +3,10 @@
 Words are Gaussian mixtures; ``"rock:1"`` names component 1 of ``rock`` (the paper's
 Table 1 notation).  Everything here reads the input (word) distributions.
 
-Components the usage pass found almost never in use (:mod:`w2gm.usage`) are *inactive*:
-the similarity measures, ``mixtures`` and ``most_similar`` leave them out (the remaining
-weights renormalised) unless ``include_inactive=True``.
+Components the usage pass found almost never in use (:mod:`w2gm.usage_pass`,
+:mod:`w2gm.usage`) are *inactive*: the similarity measures, ``mixtures`` and
+``most_similar`` leave them out (the remaining weights renormalised) unless
+``include_inactive=True``.
 """
 
 from __future__ import annotations
@@ -100,6 +101,18 @@ class KeyedMixtures(VectorQueries):
 
     # ------------------------------------------------------------ structure
     @property
+    def context_table(self) -> MixtureTable:
+        """The distributions context words are read with: the output ones if trained, else
+        the input ones."""
+        return self.output if self.output is not None else self.input
+
+    @property
+    def training_window(self) -> int:
+        """The context window of training (as recorded; :data:`w2gm.senses.DEFAULT_WINDOW`
+        for a model that does not record it): a word's context in :meth:`disambiguate`."""
+        return int(self.config.get("window", senses.DEFAULT_WINDOW))
+
+    @property
     def components_per_word(self) -> int:
         return self.input.components
 
@@ -160,8 +173,24 @@ class KeyedMixtures(VectorQueries):
         self, word: str, contexts: list[str] | list[list[str]], window: int | None = None,
         include_inactive: bool = False,
     ) -> np.ndarray:
-        """:meth:`disambiguate` for many contexts at once, ``[N, K]``, scored in one batch."""
-        return senses.disambiguate_many(self, word, contexts, window, include_inactive)
+        """:meth:`disambiguate` for many contexts at once, ``[N, K]`` (rows sum to 1), scored
+        in one batch."""
+        word_id = self.vocab.id(word)
+        size = window if window is not None else self.training_window
+        ids = senses.context_windows(self.vocab, word, contexts, size)
+        return self.posteriors(np.full(len(ids), word_id), ids, include_inactive).numpy()
+
+    def posteriors(
+        self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False
+    ) -> Tensor:
+        """Posterior over the components of each word ``word_ids[n]`` given its context words
+        ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the CPU
+        (:func:`w2gm.senses.context_posteriors`, context words read with
+        :attr:`context_table`).  Inactive components get posterior 0 unless
+        ``include_inactive``."""
+        return senses.context_posteriors(
+            self.input, self.context_table, word_ids, context_ids, self.log_weights(include_inactive)
+        )
 
     def parse_component(self, key: str) -> tuple[int, int | None]:
         """``"rock:1"`` -> (id of rock, 1); ``"rock"`` -> (id of rock, None).  A word that

@@ -17,15 +17,15 @@ prior, the weights p.
 
 Everything is batched: :func:`context_posteriors` scores ``[N]`` words against ``[N, L]``
 context windows (``-1`` pads) in chunks, one tensor expression per chunk, on the device the
-tables live on.  The SCWS contextual scores, the usage pass of :mod:`w2gm.usage` and the
-``w2gm senses`` command all use it.
+tables live on.  The model's ``posteriors`` and ``disambiguate`` (:mod:`w2gm.keyed`), and
+through them the SCWS contextual scores and the ``w2gm senses`` command, and the usage
+pass of :mod:`w2gm.usage_pass` all use it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,20 +34,12 @@ from torch import Tensor
 from . import energy
 from .errors import W2GMError
 from .mixture import MixtureTable
-from .vocab import Vocabulary
-
-if TYPE_CHECKING:
-    from .keyed import KeyedMixtures
+from .vocab import Vocabulary, lookup_ids
 
 #: Words scored per chunk: bounds the ``[chunk, L, K, K, D]`` differences of the energies.
 CHUNK = 4096
 #: Context words each side of the target when a model does not record its training window.
 DEFAULT_WINDOW = 5
-
-
-def context_table(model: KeyedMixtures) -> MixtureTable:
-    """The distributions context words are read with: the output ones if trained."""
-    return model.output if model.output is not None else model.input
 
 
 def partial_log_energies(
@@ -120,24 +112,9 @@ def context_posteriors(
     return torch.cat(rows) if rows else torch.empty(0, words.components, device=device)
 
 
-def posteriors(
-    model: KeyedMixtures,
-    word_ids: Tensor | np.ndarray,
-    context_ids: Tensor | np.ndarray,
-    include_inactive: bool = False,
-) -> Tensor:
-    """:func:`context_posteriors` for a trained model, ``[N, K]`` on the CPU.  Inactive
-    components (see :mod:`w2gm.usage`) get posterior 0 unless ``include_inactive``."""
-    return context_posteriors(
-        model.input, context_table(model), word_ids, context_ids, model.log_weights(include_inactive)
-    )
-
-
 def window_ids(vocab: Vocabulary, tokens: Sequence[str], position: int | None, window: int) -> np.ndarray:
     """Ids of the ``window`` tokens each side of ``tokens[position]`` (of all the tokens
     when ``position`` is None), looked up as written, then lowercased; -1 where unknown."""
-    from .evaluate.pairs import lookup_ids  # the evaluation package imports this module
-
     if position is None:
         return lookup_ids(vocab, list(tokens))
     before, after = tokens[max(0, position - window) : position], tokens[position + 1 : position + 1 + window]
@@ -145,38 +122,24 @@ def window_ids(vocab: Vocabulary, tokens: Sequence[str], position: int | None, w
 
 
 def context_windows(
-    model: KeyedMixtures, word: str, contexts: Sequence[str | Sequence[str]], window: int | None = None
+    vocab: Vocabulary, word: str, contexts: Sequence[str | Sequence[str]], window: int
 ) -> np.ndarray:
     """``[N, L]`` context ids for ``word`` in each context (a string is split on white
     space), -1 padded.
 
     Where the word itself occurs in a context, the ``window`` words each side of its first
-    occurrence are its context (the model's training window by default), as in SCWS; where
-    it does not, every word of the context is.  Unknown words are skipped."""
-    size = window if window is not None else int(model.config.get("window", DEFAULT_WINDOW))
-    if size < 1:
-        raise W2GMError(f"window must be at least 1, got {size}")
+    occurrence are its context, as in SCWS; where it does not, every word of the context is.
+    Unknown words are skipped."""
+    if window < 1:
+        raise W2GMError(f"window must be at least 1, got {window}")
     forms = {word, word.lower()}
     rows = []
     for context in contexts:
         tokens = context.split() if isinstance(context, str) else list(context)
         position = next((i for i, t in enumerate(tokens) if t in forms or t.lower() in forms), None)
-        rows.append(window_ids(model.vocab, tokens, position, size))
+        rows.append(window_ids(vocab, tokens, position, window))
     width = max((len(r) for r in rows), default=0)
     ids = np.full((len(rows), width), -1, dtype=np.int64)
     for n, row in enumerate(rows):
         ids[n, : len(row)] = row
     return ids
-
-
-def disambiguate_many(
-    model: KeyedMixtures,
-    word: str,
-    contexts: Sequence[str | Sequence[str]],
-    window: int | None = None,
-    include_inactive: bool = False,
-) -> np.ndarray:
-    """Posterior over ``word``'s components in each context, ``[N, K]`` (rows sum to 1)."""
-    word_id = model.vocab.id(word)
-    ids = context_windows(model, word, contexts, window)
-    return posteriors(model, np.full(len(ids), word_id), ids, include_inactive).numpy()

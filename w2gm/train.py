@@ -1,8 +1,8 @@
 """``w2gm.train``: from corpus files to a saved model, as ``w2gm train`` runs it.
 
-Reads and encodes the corpus (:mod:`w2gm.corpus`), applies the preset (:mod:`w2gm.autopreset`),
+Reads and encodes the corpus (:mod:`w2gm.reading`), applies the preset (:mod:`w2gm.autopreset`),
 starts or resumes a run in its checkpoint directory, trains with :class:`w2gm.trainer.Trainer`,
-counts component usage (:mod:`w2gm.usage`) and saves the model atomically, keeping the
+counts component usage (:mod:`w2gm.usage_pass`) and saves the model atomically, keeping the
 checkpoint when the save fails.
 """
 
@@ -17,17 +17,19 @@ from typing import Any
 
 import torch
 
-from . import autopreset, distributed, limits, usage
-from . import corpus as corpus_module
+from . import autopreset, distributed, usage_pass
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
-from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, make_config
+from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, check_engine, make_config
 from .engines import resolve_backend, resolve_device
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .outputs import check_output, remove_leftovers
+from .reading.corpus import EncodedCorpus, encode
+from .reading.files import expand_paths, sample_corpus_path
 from .runlock import RunLock, output_lock
 from .stopping import TrainingInterrupted, sigterm_raises
 from .trainer import Checkpointing, Trainer
+from .usage import Usage
 
 CorpusArg = str | os.PathLike | Iterable[str | os.PathLike] | None
 
@@ -38,11 +40,11 @@ FIXED_ON_RESUME = ("components", "dim", "covariance", "separate_output", "min_co
 
 def _corpus_paths(corpus: CorpusArg) -> list[str | os.PathLike]:
     if corpus is None:
-        return [corpus_module.sample_corpus_path()]
+        return [sample_corpus_path()]
     if isinstance(corpus, str | os.PathLike):
         return [corpus]
     paths = list(corpus)
-    return paths or [corpus_module.sample_corpus_path()]
+    return paths or [sample_corpus_path()]
 
 
 def resumed_config(saved: dict[str, Any], preset: str | None, options: dict[str, Any],
@@ -66,7 +68,7 @@ def resumed_config(saved: dict[str, Any], preset: str | None, options: dict[str,
 
 def _prepare_corpus(
     group: distributed.Group, directory: CheckpointDir, corpus: CorpusArg, config: TrainConfig, progress: bool
-) -> corpus_module.EncodedCorpus:
+) -> EncodedCorpus:
     """Rank 0 reads the text into the checkpoint directory; the other ranks wait and then
     map the same ids (several hosts need the directory on a shared filesystem)."""
     failure: str | None = None
@@ -74,7 +76,7 @@ def _prepare_corpus(
     if group.is_main:
         try:
             directory.prepare()
-            encoded = corpus_module.encode(
+            encoded = encode(
                 _corpus_paths(corpus), directory.path, config.min_count, config.max_vocab,
                 config.lowercase, config.encoding_errors, config.tokenizer, progress, config.read_workers,
             )
@@ -132,7 +134,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
            options: dict[str, Any], locks: list[RunLock]) -> KeyedMixtures:
     saved = None
     if resume is not None:
-        if corpus is not None and _corpus_paths(corpus) != [corpus_module.sample_corpus_path()]:
+        if corpus is not None and _corpus_paths(corpus) != [sample_corpus_path()]:
             raise W2GMError("--resume continues on the corpus saved with the checkpoint; give no CORPUS")
         directory = CheckpointDir(resume)
         saved = directory.load()
@@ -144,7 +146,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     schedule = CheckpointSchedule.parse(checkpoint_every) if checkpoint_every else CheckpointSchedule()
     group, device_name = distributed.init(config.device)
     device = resolve_device(device_name)
-    limits.check_engine(config, resolve_backend(config, device))  # before the text is read
+    check_engine(config, resolve_backend(config, device))  # before the text is read
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     temporary = None
@@ -154,7 +156,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
             checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
     if output is not None and group.is_main:
-        inputs = [] if saved is not None else corpus_module.expand_paths(_corpus_paths(corpus))
+        inputs = [] if saved is not None else expand_paths(_corpus_paths(corpus))
         directory.refuse_as_output(check_output(output, inputs, overwrite))
         locks.append(output_lock(output))
         locks[-1].acquire()
@@ -207,7 +209,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
     model.config["preset"] = preset_label
     if group.is_main:  # which component wins in context, counted on the training device
         started = time.perf_counter()
-        model.usage = usage.Usage.from_counts(usage.count_winners(
+        model.usage = Usage.from_counts(usage_pass.count_winners(
             trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]),
             encoded.ids, config.window, device, threads=config.threads))
         model.training["usage_seconds"] = time.perf_counter() - started

@@ -23,18 +23,17 @@ from __future__ import annotations
 import gzip
 import itertools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from .errors import W2GMError
-
-if TYPE_CHECKING:
-    from .keyed import KeyedMixtures
+from .mixture import MixtureTable
+from .vocab import Vocabulary
 
 Key = str | np.ndarray
 
@@ -59,30 +58,40 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 class VectorQueries:
-    """The KeyedVectors methods; mixed into :class:`w2gm.keyed.KeyedMixtures`."""
+    """The KeyedVectors methods; mixed into :class:`w2gm.keyed.KeyedMixtures`, which gives
+    them the members annotated here."""
+
+    vocab: Vocabulary
+    input: MixtureTable
+    components_per_word: int
+    dim: int
+    parse_component: Callable[[str], tuple[int, int | None]]
+    unit_means: Callable[[], torch.Tensor]
+    similarity: Callable[..., float]
+    most_similar: Callable[..., list[tuple[str, float]]]
 
     # ------------------------------------------------------------ the table
     @property
-    def index_to_key(self: KeyedMixtures) -> list[str]:
+    def index_to_key(self) -> list[str]:
         """The key of each row of :attr:`vectors`: ``word`` (K = 1) or ``word:k``."""
         if self.components_per_word == 1:
             return list(self.vocab.words)
         return [f"{word}:{k}" for word in self.vocab.words for k in range(self.components_per_word)]
 
     @property
-    def key_to_index(self: KeyedMixtures) -> dict[str, int]:
+    def key_to_index(self) -> dict[str, int]:
         return {key: row for row, key in enumerate(self.index_to_key)}
 
     @property
-    def vector_size(self: KeyedMixtures) -> int:
+    def vector_size(self) -> int:
         return self.dim
 
     @property
-    def vectors(self: KeyedMixtures) -> np.ndarray:
+    def vectors(self) -> np.ndarray:
         """Every component mean, ``[V * K, D]``, row ``word_id * K + k``."""
         return self.input.means.reshape(-1, self.dim).numpy()
 
-    def get_index(self: KeyedMixtures, key: str) -> int:
+    def get_index(self, key: str) -> int:
         """The row of a ``word:k`` key (or of a word, when K = 1)."""
         word_id, component = self.parse_component(key)
         if component is None:
@@ -91,14 +100,14 @@ class VectorQueries:
             component = 0
         return word_id * self.components_per_word + component
 
-    def get_vector(self: KeyedMixtures, key: str, norm: bool = False) -> np.ndarray:
+    def get_vector(self, key: str, norm: bool = False) -> np.ndarray:
         """``model[key]``, scaled to unit length (each row) with ``norm``."""
         vector = self[key]
         if norm:
             vector = vector / np.maximum(np.linalg.norm(vector, axis=-1, keepdims=True), 1e-30)
         return vector
 
-    def __getitem__(self: KeyedMixtures, key: str | Sequence[str]) -> np.ndarray:
+    def __getitem__(self, key: str | Sequence[str]) -> np.ndarray:
         """A word's means ``[K, D]`` (``[D]`` when K = 1, as gensim), a component's ``[D]``,
         or a list of keys stacked."""
         if not isinstance(key, str):
@@ -110,7 +119,7 @@ class VectorQueries:
         return means[0].copy() if self.components_per_word == 1 else means.copy()
 
     # ------------------------------------------------------ vector queries
-    def _direction(self: KeyedMixtures, key: Key) -> np.ndarray:
+    def _direction(self, key: Key) -> np.ndarray:
         """The unit vector a key stands for in vector arithmetic (see the module docstring)."""
         if isinstance(key, np.ndarray):
             return key
@@ -120,11 +129,11 @@ class VectorQueries:
             return units[component].numpy()
         return _unit((self._weights(word_id)[:, None] * units).sum(0).numpy())
 
-    def _weights(self: KeyedMixtures, word_id: int) -> torch.Tensor:
+    def _weights(self, word_id: int) -> torch.Tensor:
         """One word's mixture weights (not the whole table's, which ``input.weights()`` gives)."""
         return torch.softmax(self.input.logits[word_id], -1)
 
-    def _input_rows(self: KeyedMixtures, keys: list[Key]) -> set[int]:
+    def _input_rows(self, keys: list[Key]) -> set[int]:
         """The rows of the words a query names (all their components), which its answers
         leave out."""
         k = self.components_per_word
@@ -143,15 +152,15 @@ class VectorQueries:
         count = min(topn + len(exclude), len(scores))
         best = np.argpartition(-scores, count - 1)[:count]
         best = best[np.argsort(-scores[best], kind="stable")]
-        keys = self.index_to_key  # type: ignore[attr-defined]
+        keys = self.index_to_key
         return [(keys[row], float(scores[row])) for row in best if row not in exclude][:topn]
 
-    def _row_units(self: KeyedMixtures, restrict_vocab: int | None) -> np.ndarray:
+    def _row_units(self, restrict_vocab: int | None) -> np.ndarray:
         rows = None if restrict_vocab is None else restrict_vocab * self.components_per_word
         return self.unit_means()[:rows].numpy()
 
     def most_similar_vectors(
-        self: KeyedMixtures,
+        self,
         positive: Key | Sequence[Key] | None = None,
         negative: Key | Sequence[Key] | None = None,
         topn: int | None = 10,
@@ -170,7 +179,7 @@ class VectorQueries:
         return self._ranked(scores, self._input_rows(keys), topn)
 
     def most_similar_cosmul(
-        self: KeyedMixtures,
+        self,
         positive: Key | Sequence[Key] | None = None,
         negative: Key | Sequence[Key] | None = None,
         topn: int | None = 10,
@@ -191,7 +200,7 @@ class VectorQueries:
         return self._ranked(numerator / (denominator + 1e-6), self._input_rows(positive + negative), topn)
 
     def similar_by_vector(
-        self: KeyedMixtures, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None
+        self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None
     ) -> list[tuple[str, float]] | np.ndarray:
         """Rows by cosine with ``vector``."""
         vector = np.asarray(vector, dtype=np.float32)
@@ -199,10 +208,10 @@ class VectorQueries:
             raise W2GMError(f"similar_by_vector: need a vector of {self.dim} numbers, got shape {vector.shape}")
         return self._ranked(self._row_units(restrict_vocab) @ _unit(vector), set(), topn)
 
-    def similar_by_word(self: KeyedMixtures, word: str, topn: int = 10) -> list[tuple[str, float]]:
+    def similar_by_word(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
         return self.most_similar(word, topn=topn)
 
-    def doesnt_match(self: KeyedMixtures, words: Sequence[str]) -> str:
+    def doesnt_match(self, words: Sequence[str]) -> str:
         """The word farthest (by cosine) from the normalised mean of the words' unit
         vectors; unknown words are ignored, as gensim does."""
         used = [word for word in words if word in self]
@@ -212,7 +221,7 @@ class VectorQueries:
         scores = directions @ _unit(directions.mean(0))
         return sorted(zip(scores.tolist(), used, strict=True), reverse=True)[-1][1]
 
-    def n_similarity(self: KeyedMixtures, first: Sequence[str], second: Sequence[str]) -> float:
+    def n_similarity(self, first: Sequence[str], second: Sequence[str]) -> float:
         """Cosine between the means of two sets of keys' vectors (not normalised first, as
         gensim; for K > 1, a plain word's vector is its weighted mean of component means)."""
         if not (len(first) and len(second)):
@@ -223,19 +232,19 @@ class VectorQueries:
 
         return float(_unit(mean(first)) @ _unit(mean(second)))
 
-    def _mean_vector(self: KeyedMixtures, key: str) -> np.ndarray:
+    def _mean_vector(self, key: str) -> np.ndarray:
         vector = self[key]
         if vector.ndim == 2:  # a word of a K > 1 model: its expected mean
             vector = self._weights(self.vocab.id(key)).numpy() @ vector
         return vector
 
-    def distance(self: KeyedMixtures, first: str, second: str) -> float:
+    def distance(self, first: str, second: str) -> float:
         """1 - similarity (the cosine of the means for K = 1; max cosine otherwise)."""
         return 1.0 - self.similarity(first, second)
 
     # ------------------------------------------------------------- analogy
     def evaluate_word_analogies(
-        self: KeyedMixtures,
+        self,
         analogies: str | os.PathLike | None = None,
         restrict_vocab: int = 300_000,
         case_insensitive: bool = True,
@@ -295,7 +304,7 @@ class VectorQueries:
         return (len(total["correct"]) / answered if answered else 0.0), sections
 
     # --------------------------------------------------------------- gensim
-    def to_keyedvectors(self: KeyedMixtures) -> Any:
+    def to_keyedvectors(self) -> Any:
         """The component means as a ``gensim.models.KeyedVectors`` (gensim must be
         installed: ``pip install gensim``), keys as :attr:`index_to_key`, with each word's
         count."""

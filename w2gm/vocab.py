@@ -3,7 +3,7 @@ distributions sampling needs (subsampling keep probabilities and the negative ta
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,3 +84,13 @@ class Vocabulary:
         """P_n(w) proportional to U(w)^power (A.2 uses 3/4)."""
         weights = self.counts.astype(np.float64) ** power
         return weights / weights.sum()
+
+
+def lookup_ids(vocab: Vocabulary, words: Sequence[str]) -> np.ndarray:
+    """Vocabulary ids of ``words`` (as written, else normalised by the model's tokenizer,
+    else lowercased), -1 where unknown."""
+    found = (vocab.find(word) for word in words)
+    return np.fromiter(
+        (i if i >= 0 else vocab.find(word.lower()) for i, word in zip(found, words, strict=True)),
+        dtype=np.int64, count=len(words),
+    )

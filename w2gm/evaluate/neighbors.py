@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .pairs import lookup_ids
+from ..vocab import lookup_ids
 from .report import Row, Table
 
 if TYPE_CHECKING:

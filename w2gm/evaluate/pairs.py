@@ -1,7 +1,8 @@
 """Scoring many word pairs at once, and the out-of-vocabulary policy every task shares.
 
 Words are looked up as written, then lowercased (WordSim-353 writes ``Jerusalem``, SCWS
-``Brazil``; a model trained on lowercased text knows only ``jerusalem``).  A pair with
+``Brazil``; a model trained on lowercased text knows only ``jerusalem``;
+:func:`w2gm.vocab.lookup_ids`).  A pair with
 an unknown word is out of vocabulary (OOV); scoring gathers all known pairs' mixtures
 with one index operation per chunk and evaluates a measure of :mod:`w2gm.measures` on
 the whole batch, never one Python call per pair.
@@ -10,17 +11,14 @@ the whole batch, never one Python call per pair.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
 
 from .. import measures
 from ..errors import W2GMError
-from ..vocab import Vocabulary
-
-if TYPE_CHECKING:
-    from ..keyed import KeyedMixtures
+from ..vocab import Vocabulary, lookup_ids
 
 OOVPolicy = Literal["skip", "zero"]
 OOV_POLICIES = ("skip", "zero")
@@ -29,18 +27,17 @@ OOV_POLICIES = ("skip", "zero")
 CHUNK = 8192
 
 
-def lookup_ids(vocab: Vocabulary, words: Sequence[str]) -> np.ndarray:
-    """Vocabulary ids of ``words`` (as written, else normalised by the model's tokenizer,
-    else lowercased), -1 where unknown."""
-    found = (vocab.find(word) for word in words)
-    return np.fromiter(
-        (i if i >= 0 else vocab.find(word.lower()) for i, word in zip(found, words, strict=True)),
-        dtype=np.int64, count=len(words),
-    )
+class ScoredModel(Protocol):
+    """What scoring pairs reads of a model (:class:`w2gm.keyed.KeyedMixtures` has it): its
+    vocabulary, and the batched mixtures of word ids that the measures take."""
+
+    vocab: Vocabulary
+
+    def mixtures(self, ids: np.ndarray) -> measures.Mixtures: ...
 
 
 def score_ids(
-    model: KeyedMixtures, first: np.ndarray, second: np.ndarray, measure_names: Sequence[str]
+    model: ScoredModel, first: np.ndarray, second: np.ndarray, measure_names: Sequence[str]
 ) -> dict[str, np.ndarray]:
     """``measure(first[n], second[n])`` for every n (all ids known) and every measure, as
     float64.  Each chunk's mixtures are gathered once, with one index operation for both
@@ -96,7 +93,7 @@ def apply_oov(known_scores: np.ndarray, known: np.ndarray, oov: OOVPolicy) -> np
 
 
 def score_pairs(
-    model: KeyedMixtures,
+    model: ScoredModel,
     first: Sequence[str],
     second: Sequence[str],
     measure_names: Sequence[str],

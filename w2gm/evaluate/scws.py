@@ -4,7 +4,7 @@ Without context, as in the paper: MaxSim is the largest cosine between the two w
 component means, AvgSim the cosines averaged with weights p_i q_j.
 
 With context, each word's components are weighted by their posterior given the known
-words within ``window`` tokens of it, r = ``w2gm.senses.posteriors`` (the share of the
+words within ``window`` tokens of it, r = ``KeyedMixtures.posteriors`` (the share of the
 training energy with each context word that flows through each component, averaged over
 the context words; the prior weights p when no context word is known).  Then
 
@@ -26,9 +26,10 @@ import numpy as np
 import torch
 
 from .. import energy, measures
-from ..senses import posteriors, window_ids
+from ..senses import window_ids
+from ..vocab import lookup_ids
 from .datasets import ContextPair, WordInContext
-from .pairs import OOVPolicy, apply_oov, describe_policy, lookup_ids, used_pairs
+from .pairs import OOVPolicy, apply_oov, describe_policy, used_pairs
 from .report import Row, Table
 from .similarity import correlations
 
@@ -68,7 +69,7 @@ def scws_scores(
     known = (ids[0] >= 0) & (ids[1] >= 0)
     first, second = ids[0][known], ids[1][known]
     posterior_first, posterior_second = (
-        posteriors(model, side_ids[known], context_ids(model, list(compress(side, known)), window))
+        model.posteriors(side_ids[known], context_ids(model, list(compress(side, known)), window))
         for side, side_ids in zip(sides, ids, strict=True)
     )
     with torch.no_grad():

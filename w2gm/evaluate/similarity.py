@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
 from .datasets import WordPairs, read_word_pairs
-from .pairs import OOVPolicy, describe_policy, score_pairs
+from .pairs import OOVPolicy, ScoredModel, describe_policy, score_pairs
 from .report import Row, Table
-
-if TYPE_CHECKING:
-    from ..keyed import KeyedMixtures
 
 #: The similarity measures of Table 2 (mc, el, me) and the weighted mean cosine.
 DEFAULT_MEASURES = ("max_cosine", "elk", "min_euclidean", "mean_cosine", "centroid_cosine")
@@ -62,7 +59,7 @@ def correlations(scores: np.ndarray, gold: np.ndarray) -> tuple[Correlation, Cor
 
 
 def evaluate_word_pairs(
-    model: KeyedMixtures,
+    model: ScoredModel,
     data: WordPairs,
     measure_names: tuple[str, ...] | list[str] = DEFAULT_MEASURES,
     oov: OOVPolicy = "skip",
@@ -78,7 +75,7 @@ def evaluate_word_pairs(
 
 
 def evaluate_pairs_file(
-    model: KeyedMixtures, path: str | os.PathLike, measure: str = "max_cosine", oov: OOVPolicy = "skip"
+    model: ScoredModel, path: str | os.PathLike, measure: str = "max_cosine", oov: OOVPolicy = "skip"
 ) -> tuple[Correlation, Correlation, float]:
     """gensim's ``evaluate_word_pairs`` shape: ``(pearson, spearman, oov_ratio)``, the two
     correlations as ``(statistic, pvalue)`` and the OOV ratio in percent of all pairs."""

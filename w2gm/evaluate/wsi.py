@@ -1,7 +1,7 @@
 """Word-sense induction on real sentences: SemEval-2010 Task 14 (Manandhar et al., 2010).
 
 Each test context of a target word is given to the model, which picks the component that
-best explains the words around the target (:func:`w2gm.senses.posteriors`, the posterior
+best explains the words around the target (:meth:`w2gm.keyed.KeyedMixtures.posteriors`, the posterior
 SCWS's contextual scores and ``model.disambiguate`` use; inactive components are never
 chosen).  A word's components are then its induced senses, scored against the gold key in
 the task's two ways:
@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import W2GMError
-from ..senses import posteriors
+from ..vocab import lookup_ids
 from .datasets import numbered_lines
-from .pairs import lookup_ids
 
 if TYPE_CHECKING:
     from ..keyed import KeyedMixtures
@@ -110,7 +109,7 @@ def assign_components(model: KeyedMixtures, task: SenseTask, window: int) -> np.
     if word < 0:
         return None
     contexts = context_ids(model.vocab, task, window)
-    return posteriors(model, np.full(len(task.gold), word), contexts).argmax(-1).numpy()
+    return model.posteriors(np.full(len(task.gold), word), contexts).argmax(-1).numpy()
 
 
 def _entropy(counts: np.ndarray) -> float:

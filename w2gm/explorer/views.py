@@ -240,7 +240,7 @@ class Explorer:
     def sense(self, word: str, context: str) -> SenseView:
         """The posterior over ``word``'s components given a sentence (see ``w2gm.senses``)."""
         self.word_id(word)  # a NotFound with suggestions for an unknown word
-        ids = context_windows(self.model, word, [context])[0]
+        ids = context_windows(self.model.vocab, word, [context], self.model.training_window)[0]
         posterior = self.model.disambiguate(word, context)
         read = [self.model.vocab.words[i] for i in ids.tolist() if i >= 0]
         return SenseView(word, read, posterior.tolist(), int(posterior.argmax()))

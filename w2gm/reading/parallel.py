@@ -1,8 +1,9 @@
 """Reading and encoding a corpus with several processes, giving exactly the serial reader's ids.
 
-The serial reader (:func:`w2gm.corpus.encode` with one worker) numbers the words in order
-of first appearance, then renumbers them by frequency.  Here the text is cut into pieces at
-whitespace (:mod:`w2gm.pieces`), which a pool of workers encodes in two passes:
+The serial reader (:mod:`w2gm.reading.ids`, which :func:`w2gm.reading.corpus.encode` takes
+with one worker) numbers the words in order of first appearance, then renumbers them by
+frequency.  Here the text is cut into pieces at whitespace (:mod:`w2gm.reading.pieces`), which
+a pool of workers encodes in two passes:
 
 1. A worker encodes its piece with a numbering of its own, in order of first appearance
    within the piece, writes those local ids to a file of the piece's own, and returns the
@@ -17,7 +18,7 @@ whitespace (:mod:`w2gm.pieces`), which a pool of workers encodes in two passes:
 
 Errors raised in a worker count lines and bytes from the start of its piece; the pieces are
 taken in order, so the line breaks and bytes before a piece are known here and the error is
-moved to its place in the file (:meth:`w2gm.corpus.TextError.shifted`).  At most two
+moved to its place in the file (:meth:`w2gm.errors.TextError.shifted`).  At most two
 pieces per worker are in flight, so memory stays bounded whatever the size of the text.
 
 Workers are forked, so that they start in milliseconds with every module already imported
@@ -46,12 +47,15 @@ from typing import TypeVar
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import corpus, pieces
-from .corpus import STDIN, Provisional, display_name
-from .errors import TextError, W2GMError
+from ..errors import TextError, W2GMError
+from ..tokenize import TokenIds
+from ..vocab import Vocabulary
+from . import files as corpus_files
+from . import pieces
+from .files import STDIN, display_name
+from .ids import Provisional, no_words, show_words, vocabulary
 from .pieces import Piece
-from .tokenize import TokenIds
-from .vocab import Vocabulary
+from .tokens import replaced_bytes, token_blocks
 
 T = TypeVar("T")
 
@@ -138,7 +142,7 @@ def encode_piece(piece: Piece, ids_path: Path) -> Encoded:
     if piece.error is not None:
         raise piece.error
     assert _settings is not None and _token_ids is not None
-    replaced_before = corpus._replace_counter.count
+    replaced_before = replaced_bytes()
     newlines = size = 0
     chunks = []
 
@@ -150,14 +154,14 @@ def encode_piece(piece: Piece, ids_path: Path) -> Encoded:
             yield data
 
     blocks = counted(pieces.piece_blocks(piece, _settings.block_bytes))
-    for tokens in corpus.token_blocks(blocks, display_name(piece.path), _settings.encoding_errors, piece.start == 0):
+    for tokens in token_blocks(blocks, display_name(piece.path), _settings.encoding_errors, piece.start == 0):
         chunks.append(_token_ids.encode(tokens))
     # the words first met in this piece: the newest keys of the index (which keeps their order)
     _words.extend(reversed(list(itertools.islice(reversed(_token_ids.index), len(_token_ids.index) - len(_words)))))
     ids, words = _renumber(np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64), _words)
     ids.tofile(ids_path)
     return Encoded(words, np.bincount(ids, minlength=len(words)), newlines,
-                   corpus._replace_counter.count - replaced_before, bool(chunks), size)
+                   replaced_bytes() - replaced_before, bool(chunks), size)
 
 def _renumber(ids: np.ndarray, words: list[str]) -> tuple[np.ndarray, list[str]]:
     """The piece's ids in the worker's numbering, renumbered in order of first appearance
@@ -265,14 +269,14 @@ def encode(
     workers: int, min_count: int, max_vocab: int | None, piece_bytes: int | None = None,
     block_bytes: int | None = None,
 ) -> tuple[Vocabulary, Provisional]:
-    """As :func:`w2gm.corpus.encode`'s serial passes, with ``workers`` processes: the same
+    """As :mod:`w2gm.reading.ids`'s serial passes, with ``workers`` processes: the same
     ids written to ``ids_path``, the same vocabulary, words and errors."""
     spool = ids_path.parent / SPOOL
     shutil.rmtree(spool, ignore_errors=True)  # left by a run killed while reading
     spool.mkdir()
     try:
         found, spooled = _read_pieces(files, spool, split, encoding_errors, bar, workers, piece_bytes, block_bytes)
-        vocab, remap = corpus.vocabulary(found, min_count, max_vocab)
+        vocab, remap = vocabulary(found, min_count, max_vocab)
         _write_ids(spooled, remap, ids_path, vocab.total, workers)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
@@ -285,7 +289,7 @@ def _read_pieces(
 ) -> tuple[Provisional, list[_Spooled]]:
     """The first pass: every piece's local ids in a file of ``spool``, the words numbered in
     order of first appearance in the text, and their counts."""
-    block_bytes = block_bytes or corpus.BLOCK_BYTES
+    block_bytes = block_bytes or corpus_files.BLOCK_BYTES
     piece_bytes = piece_bytes or pieces.piece_size(files, workers)
     advance = bar.update if bar is not None else None
     parts = (piece for file, path in enumerate(files)
@@ -299,7 +303,7 @@ def _read_pieces(
         for piece, path, future in results:
             if piece.file != current:
                 if current is not None and tokens == before:
-                    raise corpus.no_words(files[current], had_tokens)
+                    raise no_words(files[current], had_tokens)
                 current, lines, had_tokens, before = piece.file, 0, False, tokens
             encoded = _result(future, lines, piece.start)
             # words new to the text take the next ids, in their order of first appearance
@@ -315,9 +319,9 @@ def _read_pieces(
             replaced += encoded.replaced
             if advance is not None and piece.data is None:
                 advance(encoded.size)
-            corpus.show_words(bar, tokens)
+            show_words(bar, tokens)
     if current is not None and tokens == before:
-        raise corpus.no_words(files[current], had_tokens)
+        raise no_words(files[current], had_tokens)
     return Provisional(list(index), counts[: len(index)], tokens, replaced), spooled
 
 

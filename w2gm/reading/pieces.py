@@ -22,12 +22,12 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-from . import corpus
-from .corpus import STDIN, display_name
-from .errors import W2GMError
+from ..errors import W2GMError
+from .files import STDIN, Advance, advancing, display_name, open_binary, read_blocks
 
 #: The smallest piece worth a task (the first piece of a file is at least a block, where
 #: the serial reader looks for binary data); plain files smaller than this in all are read
@@ -83,11 +83,11 @@ def piece_blocks(piece: Piece, block_bytes: int) -> Iterator[bytes]:
 
 
 def file_pieces(
-    path: Path, file: int, piece_bytes: int, block_bytes: int, advance: corpus.Advance | None
+    path: Path, file: int, piece_bytes: int, block_bytes: int, advance: Advance | None
 ) -> Iterator[Piece]:
     """The pieces of one file, in order."""
     try:
-        handle, raw = corpus._open_binary(path)
+        handle, raw = open_binary(path)
     except W2GMError as error:
         yield Piece(path, file, 0, error=error)
         return
@@ -98,13 +98,13 @@ def file_pieces(
             yield Piece(path, file, start, stop)
         return
     with handle:
-        blocks = corpus._blocks(handle, display_name(path))
+        blocks = read_blocks(handle, display_name(path))
         if advance is not None:
-            blocks = corpus._advancing(blocks, advance, raw, path == STDIN)
+            blocks = advancing(blocks, advance, raw, path == STDIN)
         yield from _stream_pieces(path, file, blocks, piece_bytes, block_bytes)
 
 
-def range_starts(handle: corpus.BinaryIO, size: int, piece_bytes: int, first_bytes: int = 0) -> list[int]:
+def range_starts(handle: BinaryIO, size: int, piece_bytes: int, first_bytes: int = 0) -> list[int]:
     """Where the byte ranges of a plain file start: about every ``piece_bytes`` (the first
     range at least ``first_bytes`` long), each just after the first whitespace at or past
     that point."""
