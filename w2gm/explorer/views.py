@@ -18,7 +18,7 @@ from .. import energy, measures
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
 from ..senses import context_windows
-from .lookup import WordLookup
+from ..spelling import without_hint
 from .projection import project
 
 
@@ -139,7 +139,7 @@ class Explorer:
 
     def __init__(self, model: KeyedMixtures) -> None:
         self.model = model
-        self.lookup = WordLookup(model.vocab)
+        self.lookup = model.vocab.lookup
         # Built now rather than by the first requests, which would each build their own.
         model.unit_means()
 
@@ -162,14 +162,8 @@ class Explorer:
         try:
             return self.model.parse_component(key)
         except W2GMError as error:
-            word, sep, component = key.rpartition(":")
-            has_component = bool(sep) and component.isdigit()
-            if has_component and word in self.model.vocab:
-                keys = [f"{word}:{i}" for i in range(self.model.components_per_word)]
-                raise NotFound(str(error), keys) from None
-            stem, suffix = (word, f":{component}") if has_component else (key, "")
-            guesses = [guess + suffix for guess in self.lookup.close_matches(stem)]
-            raise NotFound(f"unknown word {stem!r}", guesses) from None
+            # the page lists the suggestions as links, not in the message
+            raise NotFound(without_hint(str(error)), self.model.key_suggestions(key)) from None
 
     def suggest(self, prefix: str, limit: int) -> list[str]:
         return self.lookup.complete(prefix, limit)
