@@ -58,10 +58,12 @@ def _run_train(args: argparse.Namespace) -> int:
         return 0
     t = model.training
     replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
+    # w2gm.training_progress: why this share and not the training loss
+    fit = "" if t["ranked"] is None else f", true contexts above random words {100 * t['ranked']:.1f}%"
     print(
         f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
-        f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
+        f"{t['tokens_per_second']:,.0f} tokens/s{fit}{replaced}; "
         f"preset {model.config.get('preset')}; saved {t['output']}"
     )
     return 0
@@ -89,7 +91,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
         help="let the model replace an existing file that is not a w2gm model (an earlier model is "
         "always replaced; a corpus file, directory, device or symbolic link never is)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress (otherwise a bar on a terminal; in a log, a line at the end of each epoch and "
+        "at least once a minute)",
+    )
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", default=None,
         help="where the run keeps its corpus ids and checkpoints until the model is saved "
