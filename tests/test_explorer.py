@@ -494,3 +494,41 @@ def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureF
         driver.quit()
     with capsys.disabled():
         print(f"\nexplorer screenshots: {screenshot} {pair_screenshot}")
+
+
+#: What the map's labels must measure on a phone's screen, in CSS pixels.
+READABLE_PX = 11
+
+
+def test_phone_width_in_chromium(live_url: str) -> None:
+    """At 420 px the map is drawn at the panel's width, so that its labels keep their size,
+    and the card "Which sense?" chooses is scrolled into view."""
+    driver = chromium()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        driver.set_window_size(420, 700)
+        wait = WebDriverWait(driver, 15)
+        driver.get(live_url + "#/word/bank")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".component-card")) == 2)
+        assert driver.execute_script("return window.innerWidth") <= 420
+        sizes = driver.execute_script("""
+            const plot = document.querySelector('.map svg');
+            const scale = plot.getBoundingClientRect().width / plot.viewBox.baseVal.width;
+            return [...plot.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+        """)
+        assert sizes and min(sizes) >= READABLE_PX - 0.01, sizes
+
+        # the money card is the second, below the fold of a phone until it is chosen
+        driver.find_element(By.ID, "context").send_keys(" ".join(sorted(MONEY)))
+        driver.find_element(By.CSS_SELECTOR, "#context-form button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".component-card.chosen"))
+        chosen = driver.find_element(By.CSS_SELECTOR, ".component-card.chosen")
+        assert chosen.get_attribute("data-component") == "1"
+        top, bottom, height = driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom, window.innerHeight];", chosen)
+        assert top >= 0 and bottom <= height, (top, bottom, height)
+        assert not severe_console_messages(driver)
+    finally:
+        driver.quit()

@@ -19,6 +19,7 @@ from ..errors import W2GMError
 from ..keyed import KeyedMixtures
 from ..senses import context_windows
 from ..spelling import without_hint
+from .examples import worth_exploring
 from .projection import project
 
 
@@ -128,8 +129,9 @@ class ModelInfo:
     components: int
     dim: int
     covariance: str
-    #: The most frequent words, to start exploring from.
+    #: Words to start exploring from (:mod:`w2gm.explorer.examples`), and how they were chosen.
     examples: list[str]
+    examples_note: str
     #: What each similarity measure of :class:`PairView` is, by name.
     measures: dict[str, str]
 
@@ -142,13 +144,13 @@ class Explorer:
         self.lookup = model.vocab.lookup
         # Built now rather than by the first requests, which would each build their own.
         model.unit_means()
+        self.examples = worth_exploring(model)
 
     def info(self) -> ModelInfo:
         model = self.model
-        examples = model.vocab.words[:8]
         # The measures' own docstrings, so that a new measure is explained where it is defined.
         notes = {name: " ".join((score.__doc__ or "").split()) for name, score in measures.MEASURES.items()}
-        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, examples, notes)
+        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, *self.examples, notes)
 
     # ---------------------------------------------------------------- names
     def word_id(self, word: str) -> int:
