@@ -10,9 +10,10 @@ distance between the two means in units of their combined spread,
 
     |mu_a - mu_b| / sqrt(sigma_a^2 + sigma_b^2)      (sigma^2: mean variance per dimension)
 
-which on the bundled sample is 1.4-1.6 for the, of, and, in, 2.9 for bank and rock, and
-highest among frequent words for wing (politics, aircraft), formula (racing,
-mathematics), shell (sea, electrons) and memory (remembrance, computers).
+which on the default model of the bundled sample is 1.4-1.6 for the, of, and, in, 2.9 for
+bank and rock, and highest among frequent words for wing (politics, aircraft), sin (faith,
+sine), russell (Bertrand, others), formula (racing, mathematics), rice (food, Anne Rice),
+isaac (Asimov, Genesis), ai and ajax (a ship, the hero).
 """
 
 from __future__ import annotations
