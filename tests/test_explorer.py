@@ -32,6 +32,7 @@ from w2gm import cli, energy, measures
 from w2gm.errors import W2GMError
 from w2gm.explorer import commands
 from w2gm.explorer.app import MAX_KEY_LENGTH, MAX_NEIGHBOURS, MAX_SUGGESTIONS, create_app
+from w2gm.explorer.examples import MAX_FREQUENCY, worth_exploring
 from w2gm.explorer.projection import project
 from w2gm.keyed import KeyedMixtures
 from w2gm.mixture import MixtureTable
@@ -532,3 +533,19 @@ def test_phone_width_in_chromium(live_url: str) -> None:
         assert not severe_console_messages(driver)
     finally:
         driver.quit()
+
+
+def test_first_page_of_a_one_component_model_skips_the_most_frequent_words() -> None:
+    """No second component to show: the most frequent words under 1 in 1,000 tokens, so
+    not the function words at the top of a Zipf vocabulary."""
+    words = [f"w{i}" for i in range(5000)]
+    counts = (1e6 / np.arange(1, len(words) + 1)).astype(np.int64)  # Zipf: w0 is 1/9 of the text
+    table = MixtureTable.initialise(len(words), 1, 4, "spherical", 0.05, torch.Generator().manual_seed(0))
+    model = KeyedMixtures(Vocabulary(words, counts), table)
+    examples, note = worth_exploring(model)
+    share = counts / counts.sum()
+    first = int(np.argmax(share <= MAX_FREQUENCY))
+    assert first > 0 and examples == words[first:first + 8] and note == "frequent words"
+    small = MixtureTable(*(t[:10] for t in table.parameters().values()))
+    tiny = KeyedMixtures(Vocabulary(words[:10], counts[:10]), small)
+    assert worth_exploring(tiny)[0] == words[:8]  # every word is frequent: the most frequent

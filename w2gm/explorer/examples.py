@@ -57,8 +57,8 @@ def separations(model: KeyedMixtures) -> tuple[Tensor, Tensor]:
 def worth_exploring(model: KeyedMixtures, count: int = 8) -> tuple[list[str], str]:
     """Up to ``count`` words, best first, and how they were chosen: of the :data:`POOL` most
     frequent words with two components in use, those whose components lie farthest apart;
-    for K = 1, or where no word has two components in use, frequent words that are not
-    function words."""
+    for K = 1, or where no word has two components in use, the most frequent words under
+    :data:`MAX_FREQUENCY` (in a vocabulary too small to have any, the most frequent)."""
     words = model.vocab.words
     if model.components_per_word > 1:
         separation, in_use = separations(model)
@@ -68,4 +68,4 @@ def worth_exploring(model: KeyedMixtures, count: int = 8) -> tuple[list[str], st
             return [words[i] for i in best.tolist()], "frequent words whose two senses lie far apart"
     frequency = model.vocab.counts / max(model.vocab.total, 1)
     frequent = [word for word, f in zip(words, frequency, strict=True) if f <= MAX_FREQUENCY][:count]
-    return frequent, "frequent words"
+    return frequent or words[:count], "frequent words"
