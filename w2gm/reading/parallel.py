@@ -45,9 +45,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import TextError, W2GMError
+from ..progress import Progress
 from ..tokenize import TokenIds
 from ..vocab import Vocabulary
 from . import files as corpus_files
@@ -265,7 +265,7 @@ def _signals_held() -> Iterator[None]:
 
 
 def encode(
-    files: list[Path], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
+    files: list[Path], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
     workers: int, min_count: int, max_vocab: int | None, piece_bytes: int | None = None,
     block_bytes: int | None = None,
 ) -> tuple[Vocabulary, Provisional]:
@@ -284,7 +284,7 @@ def encode(
 
 
 def _read_pieces(
-    files: list[Path], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
+    files: list[Path], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
     workers: int, piece_bytes: int | None, block_bytes: int | None,
 ) -> tuple[Provisional, list[_Spooled]]:
     """The first pass: every piece's local ids in a file of ``spool``, the words numbered in
