@@ -303,6 +303,20 @@ def evaluate(model: KeyedMixtures, scws_items: list, wsi_tasks: list | None) -> 
     return figures
 
 
+def similarity_figures(model: KeyedMixtures) -> dict[str, float]:
+    """The similarity sum (max cosine, Spearman x100 summed over the bundled sets) and SCWS's
+    four scores with the difference AvgSimC - AvgSim, for benchmarks that need only these."""
+    root = catalogue.bundled_data_dir()
+    figures = {"sim sum": sum(
+        100 * evaluate_word_pairs(model, read_word_pairs(find_file(root / relative), name), ["max_cosine"])
+        .spearman["max_cosine"] for name, relative in catalogue.SIMILARITY.items())}
+    scws = evaluate_scws(model, read_scws(find_file(root / catalogue.SCWS)), window=10)
+    figures |= {name: 100 * value for name, value in scws.spearman.items()}
+    if "AvgSimC" in figures:
+        figures["AvgSimC-AvgSim"] = figures["AvgSimC"] - figures["AvgSim"]
+    return figures
+
+
 def show_neighbours(model: KeyedMixtures, variant: str, words: list[str]) -> None:
     shares = model.usage_shares() if model.usage is not None else None
     for word in (w for w in words if w in model):

@@ -27,6 +27,7 @@ from w2gm.config import TrainConfig  # noqa: E402
 from w2gm.engines.triton_update import TritonUpdater  # noqa: E402
 from w2gm.errors import W2GMError  # noqa: E402
 from w2gm.objective import nll_offset  # noqa: E402
+from w2gm.occurrence import training_log_weights  # noqa: E402
 from w2gm.sampling import PairSampler  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
 from w2gm.vocab import Vocabulary  # noqa: E402
@@ -91,6 +92,44 @@ def assert_pairs_match_the_reference(config: TrainConfig) -> None:
         reference_loss = float(reference.step(centres, contexts, negatives, lr))
         assert fast_loss == pytest.approx(reference_loss, rel=1e-5, abs=LOSS_ABS)
         assert_same_state(fast, reference, f"pair {p}")
+
+
+@pytest.mark.parametrize(("mode", "objective", "separate_output", "components"),
+                         [("hard", "nll", True, 2), ("soft", "paper", False, 3)])
+def test_pairs_through_their_occurrences_weights_match_the_reference_step(mode, objective, separate_output,
+                                                                         components):
+    # one sense per occurrence: each pair's word takes given log weights (0 and -inf when
+    # hard; 3 components are padded to 4 in the kernel), and its logits get no gradient
+    config = TrainConfig(components=components, dim=6, separate_output=separate_output, seed=7, objective=objective)
+    reference = trainer(config, warm=True)
+    fast = on_device(reference)
+    updater = TritonUpdater(fast.tables, fast.optimizers, config.margin, objective=objective,
+                            offset=nll_offset(config))
+    output = reference.tables.get("output", reference.tables["input"])
+    windows = torch.from_numpy(np.stack([CONTEXTS, NEGATIVES[:, 0]], 1))
+    for p in range(len(CENTRES)):
+        lr = 0.05 - 0.005 * p
+        centres, contexts, negatives = pairs_tensors(slice(p, p + 1))
+        weights = training_log_weights(reference.tables["input"], output, centres, windows[p : p + 1], mode)
+        fast_loss = updater.update(centres.to(DEVICE), contexts.to(DEVICE), negatives.to(DEVICE), lr, lr,
+                                   weights.to(DEVICE))
+        reference_loss = float(reference.step(centres, contexts, negatives, lr, weights))
+        assert fast_loss == pytest.approx(reference_loss, rel=1e-5, abs=LOSS_ABS)
+        assert_same_state(fast, reference, f"pair {p}")
+
+
+def test_train_span_under_one_sense_per_occurrence_counts_every_pairs_weights():
+    config = TrainConfig(components=2, dim=5, negatives=1, seed=3, window=3, subsample=0.0)
+    vocab = Vocabulary([f"w{i}" for i in range(12)], np.arange(12, 0, -1) * 10)
+    t = Trainer(vocab, config, DEVICE)
+    updater = TritonUpdater.from_trainer(t)
+    updater.occurrence_sense = "hard"
+    ids = torch.from_numpy(np.random.default_rng(0).integers(0, 12, 300)).to(DEVICE)
+    loss, pairs = updater.train_span(ids, 0.05, 0.01, seed=5)
+    assert 0 < loss < np.inf and pairs > 0
+    # hard weights are one-hot: every trained pair adds exactly 1 to its word's sums
+    assert float(t.sense_sums.sum()) == pytest.approx(pairs)
+    assert set(torch.unique(t.sense_sums.sum(-1)).tolist()) <= set(range(pairs + 1))
 
 
 @pytest.mark.parametrize("separate_output", [True, False])

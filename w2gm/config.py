@@ -61,6 +61,18 @@ class TrainConfig:
         "s = log E + b, b centring s at the start, which gives the mixture weights a gradient and ignores "
         "--margin (objective.py)", choices=("paper", "sense", "nll"),
     )
+    occurrence_sense: Literal["off", "hard", "soft"] = option(
+        "off", "off: each (word, context) pair weighs the word's components by its own energy (Eq. 2); hard: each "
+        "occurrence of a word first takes the component that best explains its whole window (the product of "
+        "E(component, context word) over the window's words, occurrence.py) and trains every pair of that "
+        "occurrence through it alone; soft: through the window's posterior over components, flattened by "
+        "--occurrence-temperature.  With hard or soft the mixture weights follow the share of the occurrences "
+        "each component takes instead of a gradient", choices=("off", "hard", "soft"),
+    )
+    occurrence_temperature: float = option(
+        1.0, "with --occurrence-sense: the window's summed log energies are divided by this before the posterior "
+        "(above 1 flattens it, where the window's words are not independent evidence)"
+    )
     window: int = option(10, "maximum context window; each centre word draws its size from 1..window")
     subsample: float = option(
         1e-5, "subsampling threshold t: a word of frequency f is kept with probability "
@@ -137,8 +149,12 @@ class TrainConfig:
             raise W2GMError(f"--split-noise must be >= 0, got {self.split_noise}")
         if self.subsample < 0:
             raise W2GMError(f"--subsample must be >= 0, got {self.subsample}")
+        if self.occurrence_sense != "off" and self.objective == "sense":
+            raise W2GMError("--occurrence-sense and --objective sense both choose a component per pair: use one")
+        if not self.occurrence_temperature > 0:
+            raise W2GMError(f"--occurrence-temperature must be positive, got {self.occurrence_temperature}")
         for name in ("covariance", "objective", "tokenizer", "optimizer", "encoding_errors", "backend",
-                     "split_direction"):
+                     "split_direction", "occurrence_sense"):
             allowed = FIELDS[name].metadata["choices"]
             if getattr(self, name) not in allowed:
                 flag = "--" + name.replace("_", "-")

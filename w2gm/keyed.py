@@ -172,25 +172,27 @@ class KeyedMixtures(VectorQueries):
 
     def disambiguate_many(
         self, word: str, contexts: list[str] | list[list[str]], window: int | None = None,
-        include_inactive: bool = False,
+        include_inactive: bool = False, rule: str = senses.DEFAULT_RULE, temperature: float = 1.0,
     ) -> np.ndarray:
         """:meth:`disambiguate` for many contexts at once, ``[N, K]`` (rows sum to 1), scored
-        in one batch."""
+        in one batch, the window's words combined by ``rule`` (:mod:`w2gm.occurrence`)."""
         word_id = self.vocab.id(word)
         size = window if window is not None else self.training_window
         ids = senses.context_windows(self.vocab, word, contexts, size)
-        return self.posteriors(np.full(len(ids), word_id), ids, include_inactive).numpy()
+        return self.posteriors(np.full(len(ids), word_id), ids, include_inactive, rule, temperature).numpy()
 
     def posteriors(
-        self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False
+        self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False,
+        rule: str = senses.DEFAULT_RULE, temperature: float = 1.0,
     ) -> Tensor:
         """Posterior over the components of each word ``word_ids[n]`` given its context words
         ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the CPU
         (:func:`w2gm.senses.context_posteriors`, context words read with
-        :attr:`context_table`).  Inactive components get posterior 0 unless
-        ``include_inactive``."""
+        :attr:`context_table`, combined by ``rule``).  Inactive components get posterior 0
+        unless ``include_inactive``."""
         return senses.context_posteriors(
-            self.input, self.context_table, word_ids, context_ids, self.log_weights(include_inactive)
+            self.input, self.context_table, word_ids, context_ids, self.log_weights(include_inactive),
+            rule=rule, temperature=temperature,
         )
 
     def parse_component(self, key: str) -> tuple[int, int | None]:

@@ -46,7 +46,15 @@ class PairSampler:
         return torch.randint(1, self.window + 1, (count,), generator=self.generator, device=self.device)
 
     def pairs(self, ids: Tensor, shuffle: bool = True) -> tuple[Tensor, Tensor]:
-        """(centre, context) id pairs of the span ``ids``, optionally in random order.
+        """(centre, context) id pairs of the span ``ids``, optionally in random order
+        (:meth:`occurrence_pairs` without the occurrences)."""
+        centre, context, _, _ = self.occurrence_pairs(ids, shuffle)
+        return centre, context
+
+    def occurrence_pairs(self, ids: Tensor, shuffle: bool = True) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(centre, context) id pairs of the span ``ids``, optionally in random order, with
+        each pair's centre as a place among the kept (subsampled) tokens, and those tokens:
+        the centre's window, for one sense per occurrence, is around that place.
 
         Centre i pairs with i + o and i - o for every offset o <= its window size b_i.  The
         pairs come in the order (offset, right then left, centre position), found by one
@@ -60,7 +68,7 @@ class PairSampler:
         sizes = self.window_sizes(count)
         if widest < 1:
             empty = ids.new_empty(0)
-            return empty, empty
+            return empty, empty, empty, kept
         offsets = torch.arange(1, widest + 1, device=self.device).unsqueeze(1)  # [W, 1]
         positions = torch.arange(count, device=self.device)
         inside = sizes >= offsets  # [W, kept]
@@ -75,8 +83,16 @@ class PairSampler:
         centre, context = kept[centre_at], kept[context_at]
         if shuffle:
             order = torch.randperm(len(centre), generator=self.generator, device=self.device)
-            centre, context = centre[order], context[order]
-        return centre, context
+            centre, context, centre_at = centre[order], context[order], centre_at[order]
+        return centre, context, centre_at, kept
+
+    def windows(self, kept: Tensor, places: Tensor) -> Tensor:
+        """``[n, 2 window]`` the kept tokens within ``window`` places of each of ``places``
+        (-1 past either end of the span)."""
+        steps = torch.cat([torch.arange(-self.window, 0), torch.arange(1, self.window + 1)]).to(self.device)
+        around = places.unsqueeze(1) + steps
+        inside = (around >= 0) & (around < len(kept))
+        return torch.where(inside, kept[around.clamp(0, max(len(kept) - 1, 0))], -1)
 
     def negatives(self, count: int, per_pair: int) -> Tensor:
         """``[count, per_pair]`` word ids drawn from the negative distribution."""

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import energy
+from . import energy, occurrence
 from .errors import W2GMError
 from .mixture import MixtureTable
 from .vocab import Vocabulary, lookup_ids
@@ -40,6 +40,8 @@ from .vocab import Vocabulary, lookup_ids
 CHUNK = 4096
 #: Context words each side of the target when a model does not record its training window.
 DEFAULT_WINDOW = 5
+#: How a window's words combine into one posterior (:mod:`w2gm.occurrence`).
+DEFAULT_RULE = "average"
 
 
 def partial_log_energies(
@@ -78,9 +80,13 @@ def context_posteriors(
     context_ids: Tensor | np.ndarray,
     word_log_weights: Tensor | None = None,
     chunk: int = CHUNK,
+    rule: str = DEFAULT_RULE,
+    temperature: float = 1.0,
 ) -> Tensor:
     """Posterior over the components of ``words[word_ids[n]]`` given the context words
-    ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the tables' device.
+    ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the tables' device,
+    combined by ``rule`` (:mod:`w2gm.occurrence`: ``average`` or ``product``, the latter
+    tempered by ``temperature``).
 
     ``word_log_weights [V, K]`` replaces the words' own log weights (with ``-inf`` for
     components left out, whose posterior is then 0)."""
@@ -104,11 +110,7 @@ def context_posteriors(
                 words.means[ids], words.log_variances[ids], contexts.means[safe], contexts.log_variances[safe]
             )
             log_component_energy = torch.logsumexp(xi + context_log_weights[safe].unsqueeze(-2), dim=-1)
-            shares = torch.softmax(prior.unsqueeze(1) + log_component_energy, dim=-1)  # r_i(c), [n, L, K]
-            mask = (around >= 0).unsqueeze(-1).to(shares.dtype)
-            known = mask.sum(1)
-            averaged = (shares * mask).sum(1) / known.clamp(min=1)
-            rows.append(torch.where(known > 0, averaged, prior.exp()))
+            rows.append(occurrence.combine(prior, log_component_energy, around >= 0, rule, temperature))
     return torch.cat(rows) if rows else torch.empty(0, words.components, device=device)
 
 

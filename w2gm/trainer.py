@@ -115,6 +115,10 @@ class Trainer:
         )
         self._updater: SpanUpdater | None = None
         self._split_after: int | None = None
+        #: One sense per occurrence: the engines add each trained pair's word weights here
+        #: ([V, K], float64), and the words' mixture weights follow these sums (set_usage_weights).
+        self.sense_sums = torch.zeros(len(vocab), config.components, dtype=torch.float64, device=device)
+        self._occurrence_on = config.occurrence_sense != "off" and not self.splits
         #: Words whose components stay tied after the split (seen under split_min_count times);
         #: None when there are none.
         rare = vocab.counts < config.split_min_count
@@ -147,6 +151,29 @@ class Trainer:
         for table in self.tables.values():
             split_along(table, axes, config.split_noise * math.sqrt(config.dim), eligible)
 
+    @property
+    def occurrence_mode(self) -> str:
+        """The engines' one-sense-per-occurrence mode now: the configured one once the
+        components are apart (from the start without a split), "off" while they are tied,
+        when every component would explain every window alike."""
+        return self.config.occurrence_sense if self._occurrence_on else "off"
+
+    def _start_occurrence_senses(self) -> None:
+        self._occurrence_on = self.config.occurrence_sense != "off"
+        self.sense_sums.zero_()
+        if hasattr(self.updater, "occurrence_sense"):
+            self.updater.occurrence_sense = self.occurrence_mode  # type: ignore[attr-defined]
+
+    def set_usage_weights(self) -> None:
+        """The words' mixture weights from their components' shares of the trained
+        occurrences, one pseudo-count each (AdaGram's sense probabilities; under one sense per
+        occurrence the weights get no gradient).  Words with no occurrence yet keep theirs."""
+        counts = self.sense_sums
+        seen = counts.sum(-1) > 0
+        shares = (counts + 1.0) / (counts.sum(-1, keepdim=True) + self.config.components)
+        logits = self.tables["input"].logits
+        logits[seen] = shares[seen].log().to(logits.dtype)
+
     def context_weights(self) -> Tensor:
         """How much each word counts in the contexts the split reads: its keep probability."""
         return self.sampler.keep_probability
@@ -165,12 +192,15 @@ class Trainer:
         (:func:`w2gm.split.retie`), and after it that of the words kept tied.  Whether it
         changed the tables."""
         if self._split_after is None:
+            if self.occurrence_mode != "off":
+                self.set_usage_weights()
             if self._kept_tied is None:
-                return False
+                return self.occurrence_mode != "off"
             retie(self.component_tensors(), self._kept_tied)
         elif total > tokens >= self._split_after:
             self.split(data)
             self._split_after = None
+            self._start_occurrence_senses()
         else:
             retie(self.component_tensors())
         return True
@@ -181,9 +211,10 @@ class Trainer:
             self._updater = make_updater(self, self.backend)
         return self._updater
 
-    def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float) -> Tensor:
+    def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float,
+             word_log_weights: Tensor | None = None) -> Tensor:
         """One reference update on a batch of pairs; returns the summed loss (0-d)."""
-        return reference_step(self, centres, contexts, negatives, lr)
+        return reference_step(self, centres, contexts, negatives, lr, word_log_weights)
 
     # ---------------------------------------------------------------- state
 
@@ -306,6 +337,9 @@ class Trainer:
         self._split_after = split_tokens(total, config.split_at) if self.splits else None
         if self._split_after is not None and position.tokens >= self._split_after:
             self._split_after = None
+            self._occurrence_on = self.config.occurrence_sense != "off"
+        if hasattr(self.updater, "occurrence_sense"):
+            self.updater.occurrence_sense = self.occurrence_mode  # type: ignore[attr-defined]
         with StopRequest(enabled=checkpointing is not None) as stop:
             for epoch in range(position.epoch, config.epochs):
                 spans = max(math.ceil((size - off) / span) for size, off in zip(sizes, offsets, strict=True))

@@ -51,6 +51,10 @@ class TrainerParts(Protocol):
     optimizers: Mapping[str, RowOptimizer]
     sampler: PairSampler
     generator: torch.Generator  # the sampler's: the reference engine seeds it per span
+    #: one sense per occurrence now ("off", "hard" or "soft"), and where the engines add
+    #: each trained pair's word weights ([V, K], float64)
+    occurrence_mode: str
+    sense_sums: Tensor
 
 
 def resolve_device(name: str) -> torch.device:

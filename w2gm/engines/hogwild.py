@@ -39,6 +39,7 @@ from ..optim import RowAdagrad, RowOptimizer
 from ..sampling import PairSampler
 from . import TrainerParts
 from .kernel_sampling import alias_table, sample_pairs, shuffle, stream, subsample
+from .occurrence_kernel import occurrence_log_weights
 from .pair_kernel import Array, Shape, Table, scratch_buffers, train_pairs
 
 #: Blocks of a span per thread in :meth:`HogwildUpdater.train_span`.
@@ -56,10 +57,13 @@ def _train_block(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
     keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
     lr_start: float, lr_end: float, margin: float, sense: bool, nll: bool, offset: float, epsilon: float,
-    adagrad_eps: float, seed: int, block: int,
+    adagrad_eps: float, seed: int, block: int, per_occurrence: bool, hard: bool, inverse_temperature: float,
+    sense_sums: Array,
 ) -> tuple[float, int]:
     """Subsample ``tokens[start:stop]``, then a round of centres at a time draw their pairs and
-    negatives, shuffle them and train on them; returns the summed loss and the number of pairs."""
+    negatives, shuffle them and train on them; returns the summed loss and the number of pairs.
+    With ``per_occurrence`` each centre's log weights come first, from its window at the
+    parameters before the round (:mod:`w2gm.engines.occurrence_kernel`)."""
     state = stream(seed, block)
     kept = np.empty(stop - start, dtype=np.int64)
     kept_positions = np.empty(stop - start, dtype=np.int64)
@@ -67,18 +71,24 @@ def _train_block(
     pairs = np.empty((2 * window * CENTRES_PER_ROUND, per_pair + 2), dtype=np.int64)
     positions = np.empty(2 * window * CENTRES_PER_ROUND, dtype=np.int64)
     scratch = scratch_buffers(shape, per_pair + 2)
+    # a row per token of the block, indexed by span position - start
+    word_log_weights = np.empty((stop - start if per_occurrence else 0, len(shape[0])), dtype=np.float32)
     loss = 0.0
     trained = 0
     for first in range(0, count, CENTRES_PER_ROUND):
+        last = min(first + CENTRES_PER_ROUND, count)
+        if per_occurrence:
+            occurrence_log_weights(shape, input_table, output_table, kept, kept_positions, count, first, last,
+                                   window, hard, inverse_temperature, epsilon, start, word_log_weights)
         made = sample_pairs(
-            kept, kept_positions, count, first, min(first + CENTRES_PER_ROUND, count), window, negative_keep,
-            negative_alias, state, pairs, positions,
+            kept, kept_positions, count, first, last, window, negative_keep, negative_alias, state, pairs, positions,
         )
         shuffle(pairs, positions, made, state)
         # the rate falls linearly with the centre's place in the span, the unit in which
         # Trainer.fit counts progress
         loss += train_pairs(shape, input_table, output_table, shared, pairs, positions, made, tokens.shape[0],
-                             lr_start, lr_end, margin, sense, nll, offset, epsilon, adagrad_eps, scratch)
+                             lr_start, lr_end, margin, sense, nll, offset, epsilon, adagrad_eps, scratch,
+                             per_occurrence, word_log_weights, start, sense_sums)
         trained += made
     return loss, trained
 
@@ -119,6 +129,8 @@ class HogwildUpdater:
         epsilon: float = VARIANCE_EPSILON,
         objective: str = "paper",
         offset: float = 0.0,
+        occurrence_sense: str = "off",
+        occurrence_temperature: float = 1.0,
     ) -> None:
         self.input = _views(tables["input"], optimizers["input"])
         self.shared = "output" not in tables
@@ -132,6 +144,12 @@ class HogwildUpdater:
         # the energies here leave out log E's -D/2 log 2 pi (_log_energy), so b takes it out too
         self.offset = offset - 0.5 * means.shape[2] * math.log(2.0 * math.pi)
         self.epsilon = epsilon
+        #: One sense per occurrence (w2gm.occurrence): "off", "hard" or "soft"; the trainer
+        #: turns it on at the split.  ``sense_sums`` [V, K] float64 collects the occurrences'
+        #: weights, from which the trainer sets the words' mixture weights.
+        self.occurrence_sense = occurrence_sense
+        self.occurrence_temperature = occurrence_temperature
+        self.sense_sums = np.zeros((means.shape[0], means.shape[1]), dtype=np.float64)
         self.threads = threads if threads > 0 else os.cpu_count() or 1
         self.span_blocks = BLOCKS_PER_THREAD * self.threads
         self.chunks = SpanChunks()  # the blocks of a span are its chunks (w2gm.chunks)
@@ -148,8 +166,11 @@ class HogwildUpdater:
     def from_trainer(cls, trainer: TrainerParts) -> HogwildUpdater:
         """The updater of a Trainer's tables, with its objective, threads, sampler and negatives."""
         config = trainer.config
-        return cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,
-                   config.negatives, objective=config.objective, offset=nll_offset(config))
+        updater = cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,
+                      config.negatives, objective=config.objective, offset=nll_offset(config),
+                      occurrence_temperature=config.occurrence_temperature)
+        updater.sense_sums = trainer.sense_sums.numpy()  # shared with the trainer
+        return updater
 
     def _blocks(self, length: int, blocks: int, run: Callable[[int, int, int], Any]) -> list[Any]:
         """``run(block, start, stop)`` for ``blocks`` contiguous blocks of ``range(length)``, in
@@ -162,21 +183,28 @@ class HogwildUpdater:
             return list(pool.map(lambda bound: run(*bound), bounds))
 
     def update(
-        self, centres: np.ndarray, contexts: np.ndarray, negatives: np.ndarray, lr_start: float, lr_end: float
+        self, centres: np.ndarray, contexts: np.ndarray, negatives: np.ndarray, lr_start: float, lr_end: float,
+        word_log_weights: np.ndarray | None = None,
     ) -> float:
         """Train on ``centres[p], contexts[p]`` with negatives ``negatives[p]`` (``[n, N]``)
         for every p, in order within each thread's block; the rate falls linearly from
-        ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the summed loss.
+        ``lr_start`` to reach ``lr_end`` at the last pair.  ``word_log_weights [n, K]``, when
+        given, replace each pair's word's log weights (one sense per occurrence).  Returns the
+        summed loss.
 
         With one thread this is Trainer.step on one pair at a time."""
         pairs = np.column_stack([centres, contexts, negatives]).astype(np.int64)
         # the rate falls linearly over all the pairs and reaches lr_end at the last one, as
         # Trainer.fit's rate does at the end of its last batch
         positions = np.arange(len(pairs))
+        per_occurrence = word_log_weights is not None
+        weights = np.ascontiguousarray(word_log_weights if per_occurrence else np.empty((0, len(self.shape[0]))),
+                                       dtype=np.float32)
         losses = self._blocks(len(pairs), self.threads, lambda block, start, stop: train_pairs(
             self.shape, self.input, self.output, self.shared, pairs[start:stop], positions[start:stop], stop - start,
             len(pairs), lr_start, lr_end, self.margin, self.sense, self.nll, self.offset, self.epsilon,
-            self.adagrad_eps, scratch_buffers(self.shape, pairs.shape[1]),
+            self.adagrad_eps, scratch_buffers(self.shape, pairs.shape[1]), per_occurrence, weights, 0,
+            self.sense_sums,
         ))
         return float(sum(losses))
 
@@ -219,6 +247,8 @@ class HogwildUpdater:
             self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
             self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end, self.margin,
             self.sense, self.nll, self.offset, self.epsilon, self.adagrad_eps, seed, block,
+            self.occurrence_sense != "off", self.occurrence_sense == "hard", 1.0 / self.occurrence_temperature,
+            self.sense_sums,
         )
 
     def compile(self) -> None:

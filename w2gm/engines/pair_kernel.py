@@ -361,15 +361,21 @@ def _likelihood_scales(slots: int, offset: float, scratch: Scratch) -> float:
 def _train_pair(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, p: int, lr: float,
     margin: float, sense: bool, nll: bool, offset: float, epsilon: float, adagrad_eps: float, scratch: Scratch,
+    word_log_weights: Array, row: int,
 ) -> float:
     """Hinges (or with ``nll`` the likelihood terms, ``offset`` being b less the -D/2 log 2 pi
     that the energies here leave out), gradients and Adagrad steps of pair ``pairs[p]``: the
-    word (input table), its context and its negatives (output table).  Returns the pair's
-    summed loss."""
+    word (input table), its context and its negatives (output table).  With ``row`` >= 0 the
+    word's log weights are ``word_log_weights[row]`` (its occurrence's, w2gm.occurrence), and
+    its own logits get no gradient.  Returns the pair's summed loss."""
     components, columns, dim = _sizes(shape)
     slots = pairs.shape[1]
     word = pairs[p, 0]
     _mixture(shape, input_table, word, 0, scratch)
+    if row >= 0:
+        for k in range(components):
+            scratch.log_weights[0, k] = word_log_weights[row, k]
+            scratch.weights[0, k] = math.exp(word_log_weights[row, k])
     for s in range(1, slots):
         _mixture(shape, output_table, pairs[p, s], s, scratch)
         _log_energy(shape, input_table.means, output_table.means, word, pairs[p, s], s, epsilon, sense and s > 1,
@@ -395,6 +401,9 @@ def _train_pair(
         if scratch.scale[s] != 0.0:
             _add_log_energy_gradient(shape, input_table.means, output_table.means, word, pairs[p, s], s,
                                      sense and s > 1, scratch)
+    if row >= 0:  # the occurrence's weights are not the word's: its logits follow usage instead
+        for k in range(components):
+            scratch.logits_grad[0, k, 0] = 0.0
     # A row the pair uses twice (a negative that is the context, or with a shared table the
     # word itself) gets one Adagrad step with the summed gradient, as the reference does.
     owner = scratch.owner
@@ -422,11 +431,15 @@ def _train_pair(
 def train_pairs(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, pairs: Array, positions: Array,
     count: int, total: int, lr_start: float, lr_end: float, margin: float, sense: bool, nll: bool, offset: float,
-    epsilon: float, adagrad_eps: float, scratch: Scratch,
+    epsilon: float, adagrad_eps: float, scratch: Scratch, per_occurrence: bool, word_log_weights: Array, base: int,
+    sense_sums: Array,
 ) -> float:
     """Train pairs ``:count`` in order; returns their summed loss.  The rate falls linearly
     with a pair's place ``positions[p]`` among ``total``, from ``lr_start`` to reach
-    ``lr_end`` at the last place."""
+    ``lr_end`` at the last place.  With ``per_occurrence`` pair p's word takes the log
+    weights ``word_log_weights[positions[p] - base]`` (its centre's, one sense per
+    occurrence) and adds their exponentials to its row of ``sense_sums`` ``[V, K]``."""
+    components = _sizes(shape)[0]
     loss = 0.0
     for p in range(count):
         if p + PREFETCH_DISTANCE < count:
@@ -434,6 +447,11 @@ def train_pairs(
             for s in range(1, pairs.shape[1]):
                 _prefetch_rows(shape, output_table, pairs[p + PREFETCH_DISTANCE, s])
         lr = lr_start + (lr_end - lr_start) * (positions[p] + 1) / total
+        row = positions[p] - base if per_occurrence else -1
+        if per_occurrence:
+            for k in range(components):
+                sense_sums[pairs[p, 0], k] += math.exp(word_log_weights[row, k])
         loss += _train_pair(shape, input_table, output_table, shared, pairs, p, np.float32(lr), np.float32(margin),
-                            sense, nll, np.float32(offset), np.float32(epsilon), np.float32(adagrad_eps), scratch)
+                            sense, nll, np.float32(offset), np.float32(epsilon), np.float32(adagrad_eps), scratch,
+                            word_log_weights, row)
     return loss

@@ -16,6 +16,7 @@ from torch import Tensor
 from ..chunks import SpanChunks
 from ..mixture import PARAMETER_NAMES, MixtureTable
 from ..objective import batch_loss
+from ..occurrence import training_log_weights
 from . import TrainerParts
 
 
@@ -35,18 +36,23 @@ class Gathered:
         return means, log_variances, torch.log_softmax(logits, dim=-1)
 
     def row_gradients(self) -> tuple[Tensor, dict[str, Tensor]]:
-        """Unique rows and, for each parameter, its gradient summed over repeats of a row."""
+        """Unique rows and, for each parameter, its gradient summed over repeats of a row (0
+        for a parameter the loss did not use: the words' logits under one sense per occurrence)."""
         rows, inverse = torch.unique(self.ids, return_inverse=True)
         summed = {
-            p: leaf.grad.new_zeros((len(rows), *leaf.shape[1:])).index_add_(0, inverse, leaf.grad)
+            p: leaf.new_zeros((len(rows), *leaf.shape[1:])).index_add_(
+                0, inverse, leaf.grad if leaf.grad is not None else torch.zeros_like(leaf))
             for p, leaf in self.leaves.items()
         }
         return rows, summed
 
 
-def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float) -> Tensor:
+def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float,
+                   word_log_weights: Tensor | None = None) -> Tensor:
     """One update of ``parts``' tables on a batch of pairs (``negatives`` ``[batch, n]``);
-    returns the summed loss (0-d)."""
+    returns the summed loss (0-d).  ``word_log_weights [batch, K]``, when given, replace the
+    words' own log weights in every pair (one sense per occurrence, :mod:`w2gm.occurrence`):
+    the words' logits then get no gradient."""
     batch, per_pair = negatives.shape
     output_ids = torch.cat([contexts, negatives.flatten()])
     if parts.config.separate_output:
@@ -58,6 +64,8 @@ def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negat
         gathered = {"input": words}
     offset = 0 if parts.config.separate_output else batch
     word = words.mixtures(0, batch)
+    if word_log_weights is not None:
+        word = (word[0], word[1], word_log_weights)
     context = outputs.mixtures(offset, offset + batch)
     negative = tuple(
         t.unflatten(0, (batch, per_pair)) for t in outputs.mixtures(offset + batch, len(outputs.ids))
@@ -87,7 +95,8 @@ class ReferenceUpdater:
     def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
         trainer, config, chunks = self.trainer, self.trainer.config, self.chunks
         trainer.generator.manual_seed(seed)
-        centres, contexts = trainer.sampler.pairs(ids.to(trainer.device, torch.long))
+        centres, contexts, places, kept = trainer.sampler.occurrence_pairs(ids.to(trainer.device, torch.long))
+        mode = trainer.occurrence_mode
         batches = math.ceil(len(centres) / config.batch_size)
         loss = torch.zeros((), device=trainer.device)
         pairs = 0
@@ -100,7 +109,15 @@ class ReferenceUpdater:
                 if chunks.stopped:
                     break
                 continue
-            loss += reference_step(trainer, centres[batch], contexts[batch], negatives, lr)
+            weights = None
+            if mode != "off":
+                # each pair's occurrence's weights, from its whole window at the parameters before the batch
+                words = trainer.tables["input"]
+                weights = training_log_weights(
+                    words, trainer.tables.get("output", words), centres[batch],
+                    trainer.sampler.windows(kept, places[batch]), mode, config.occurrence_temperature)
+                trainer.sense_sums.index_add_(0, centres[batch], weights.exp().to(trainer.sense_sums.dtype))
+            loss += reference_step(trainer, centres[batch], contexts[batch], negatives, lr, weights)
             pairs += len(negatives)
             chunks.finished(b)
         return float(loss), pairs

@@ -44,6 +44,7 @@ from ..energy import VARIANCE_EPSILON
 from ..errors import W2GMError
 from ..mixture import PARAMETER_NAMES, MixtureTable
 from ..objective import nll_offset
+from ..occurrence import training_log_weights
 from ..optim import RowAdagrad, RowOptimizer
 from ..sampling import PairSampler
 from . import TrainerParts
@@ -88,6 +89,10 @@ DEFAULT_WARPS = 1
 #: negative from 72 to 64 and none.  Wider tiles (D > 64, more components, diagonal
 #: covariances) would spill far more and keep ptxas's choice.
 REGISTER_CAP = 64
+
+#: Tokens per piece of a span under one sense per occurrence (TritonUpdater.train_span): the
+#: occurrences' weights are taken before each piece, so they are at most this stale.
+OCCURRENCE_PIECE = 1 << 21
 
 
 @triton.jit
@@ -144,15 +149,17 @@ def _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, slot: tl.constexpr, NE
 def _train_pairs(
     in_means, in_log_variances, in_logits, in_means_sums, in_log_variances_sums, in_logits_sums,
     out_means, out_log_variances, out_logits, out_means_sums, out_log_variances_sums, out_logits_sums,
-    centres_ptr, contexts_ptr, negatives_ptr, count, losses_ptr,
+    centres_ptr, contexts_ptr, negatives_ptr, count, losses_ptr, occurrence_ptr,
     lr_start, lr_slope, margin, offset, epsilon, adagrad_eps,
     K: tl.constexpr, D: tl.constexpr, C: tl.constexpr, NEGATIVES: tl.constexpr, SHARED: tl.constexpr,
-    SENSE: tl.constexpr, NLL: tl.constexpr, BLOCK: tl.constexpr, KP: tl.constexpr, DP: tl.constexpr,
-    CP: tl.constexpr,
+    SENSE: tl.constexpr, NLL: tl.constexpr, OCCURRENCE: tl.constexpr, BLOCK: tl.constexpr, KP: tl.constexpr,
+    DP: tl.constexpr, CP: tl.constexpr,
 ):
     """Hinges (with NLL the likelihood terms, s = log E + ``offset``), gradients and Adagrad
     steps of pairs ``[pid * BLOCK, (pid + 1) * BLOCK)``; writes their summed loss to
-    ``losses_ptr[pid]``.  Pair p trains at rate ``lr_start + lr_slope * (p + 1)``."""
+    ``losses_ptr[pid]``.  Pair p trains at rate ``lr_start + lr_slope * (p + 1)``.  With
+    OCCURRENCE pair p's word takes the log weights ``occurrence_ptr[p]`` ([count, K], its
+    occurrence's, w2gm.occurrence) in place of its own, whose logits then get no gradient."""
     # [B, 1, 1, 1], 64-bit so that pairs * NEGATIVES cannot overflow on a long span
     pairs = (tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK))[:, None, None, None]
     valid = pairs < count
@@ -160,6 +167,11 @@ def _train_pairs(
     words = tl.load(centres_ptr + pairs, mask=valid, other=0)
     word_means, word_variances, word_log_weights = load_mixture(
         in_means, in_log_variances, in_logits, words, WORD, K, D, C, KP, DP, CP)
+    if OCCURRENCE:
+        offsets, mask = row_offsets(pairs, K, 1, KP, 1, WORD)
+        # padded components -inf, as load_mixture's; pairs past the end 0 (finite, written nowhere)
+        word_log_weights = tl.where(mask, tl.load(occurrence_ptr + offsets, mask=mask & valid, other=0.0),
+                                    -float("inf"))
     contexts = _slot_rows(contexts_ptr, negatives_ptr, pairs, valid, 0, NEGATIVES)
     means, variances, log_weights = load_mixture(
         out_means, out_log_variances, out_logits, contexts, CONTEXT, K, D, C, KP, DP, CP)
@@ -247,7 +259,8 @@ def _train_pairs(
                                   word_variances, word_log_weights, variances, log_weights, D, C, SENSE))
         word_means_grad += grad_means_f
         word_log_variances_grad += grad_log_variances_f
-        word_logits_grad += grad_logits_f
+        if not OCCURRENCE:  # an occurrence's weights are not the word's: its logits follow usage
+            word_logits_grad += grad_logits_f
         write = owner & ((coefficient != 0.0) | (sense_coefficient != 0.0))
         if SHARED:  # the word's own row: its gradient joins the word's single step below
             merged = rows == words
@@ -308,8 +321,17 @@ class TritonUpdater:
         warps: int | None = None,
         objective: str = "paper",
         offset: float = 0.0,
+        occurrence_temperature: float = 1.0,
     ) -> None:
         self.input = _table_tensors(tables["input"], optimizers["input"])
+        self.tables = tables
+        #: One sense per occurrence (w2gm.occurrence): "off", "hard" or "soft"; the trainer
+        #: turns it on at the split.  ``sense_sums`` [V, K] float64 collects the occurrences'
+        #: weights, from which the trainer sets the words' mixture weights.
+        self.occurrence_sense = "off"
+        self.occurrence_temperature = occurrence_temperature
+        self.sense_sums = torch.zeros(tables["input"].means.shape[:2], dtype=torch.float64,
+                                      device=tables["input"].means.device)
         self.shared = "output" not in tables
         self.output = self.input if self.shared else _table_tensors(tables["output"], optimizers["output"])
         self.device = self.input[0].device
@@ -339,26 +361,34 @@ class TritonUpdater:
         sampler = PairSampler(
             trainer.vocab, config.window, config.subsample, config.negative_power, generator, trainer.device
         )
-        return cls(trainer.tables, trainer.optimizers, config.margin, sampler, config.negatives, block=block,
-                   warps=warps, objective=config.objective, offset=nll_offset(config))
+        updater = cls(trainer.tables, trainer.optimizers, config.margin, sampler, config.negatives, block=block,
+                      warps=warps, objective=config.objective, offset=nll_offset(config),
+                      occurrence_temperature=config.occurrence_temperature)
+        updater.sense_sums = trainer.sense_sums  # shared with the trainer
+        return updater
 
-    def update(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr_start: float, lr_end: float) -> float:
+    def update(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr_start: float, lr_end: float,
+               word_log_weights: Tensor | None = None) -> float:
         """Train on ``centres[p], contexts[p]`` with negatives ``negatives[p]`` (``[n, N]``), all
         integer tensors on the tables' device, pairs in flight concurrently in this order; the
-        rate falls linearly from ``lr_start`` to reach ``lr_end`` at the last pair.  Returns the
-        summed loss.  With one pair this is Trainer.step on it."""
+        rate falls linearly from ``lr_start`` to reach ``lr_end`` at the last pair.
+        ``word_log_weights [n, K]``, when given, replace each pair's word's log weights (one
+        sense per occurrence).  Returns the summed loss.  With one pair this is Trainer.step on it."""
         count = len(centres)
         if count == 0:
             return 0.0
         centres, contexts, negatives = (t.to(self.device).contiguous() for t in (centres, contexts, negatives))
+        occurrence = word_log_weights is not None
+        weights = (word_log_weights.to(self.device, torch.float32).contiguous() if occurrence
+                   else torch.empty(0, device=self.device))
         programs = triton.cdiv(count, self.block)
         losses = torch.empty(programs, dtype=torch.float32, device=self.device)
         columns_padded = 1 if self.columns == 1 else triton.next_power_of_2(self.columns)
         _train_pairs[(programs,)](
-            *self.input, *self.output, centres, contexts, negatives, count, losses,
+            *self.input, *self.output, centres, contexts, negatives, count, losses, weights,
             lr_start, (lr_end - lr_start) / count, self.margin, self.offset, self.epsilon, self.adagrad_eps,
             K=self.components, D=self.dim, C=self.columns, NEGATIVES=negatives.shape[1], SHARED=self.shared,
-            SENSE=self.sense, NLL=self.nll,
+            SENSE=self.sense, NLL=self.nll, OCCURRENCE=occurrence,
             BLOCK=self.block, KP=triton.next_power_of_2(self.components), DP=triton.next_power_of_2(self.dim),
             CP=columns_padded, num_warps=self.warps, **self.launch_options,
         )
@@ -387,6 +417,42 @@ class TritonUpdater:
         """Subsample a span of corpus ids (a CUDA tensor, int32 or int64), draw its pairs and
         negatives on the GPU from ``seed`` and train on them in one shuffled order, the rate
         falling linearly from ``lr_start`` to ``lr_end`` at the last pair, as Trainer.fit's
-        does over a span's batches.  Returns the summed loss and the pair count."""
-        centres, contexts, negatives = self.draw(ids, seed)
-        return self.update(centres, contexts, negatives, lr_start, lr_end), len(centres)
+        does over a span's batches.  Returns the summed loss and the pair count.
+
+        With one sense per occurrence the span is trained in pieces of OCCURRENCE_PIECE
+        tokens, each drawn and shuffled on its own, so that the occurrences' weights, taken at
+        the parameters before their piece, are at most a piece old."""
+        if self.occurrence_sense == "off":
+            centres, contexts, negatives = self.draw(ids, seed)
+            return self.update(centres, contexts, negatives, lr_start, lr_end), len(centres)
+        loss, trained = 0.0, 0
+        for start in range(0, len(ids), OCCURRENCE_PIECE):
+            stop = min(len(ids), start + OCCURRENCE_PIECE)
+            lr = [lr_start + (lr_end - lr_start) * at / len(ids) for at in (start, stop)]
+            piece_loss, piece_pairs = self._train_occurrences(ids[start:stop], *lr, seed + start)
+            loss, trained = loss + piece_loss, trained + piece_pairs
+        return loss, trained
+
+    def _train_occurrences(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
+        """One piece of a span under one sense per occurrence: each kept token's log weights
+        from its window (:func:`w2gm.occurrence.training_log_weights`), then its pairs trained
+        through them."""
+        if self.sampler is None:
+            raise W2GMError("train_span needs a PairSampler: build the updater with TritonUpdater.from_trainer")
+        self.sampler.generator.manual_seed(seed)
+        centres, contexts, places, kept = self.sampler.occurrence_pairs(ids.to(self.device, torch.int64))
+        negatives = self.sampler.negatives(len(centres), self.negatives)
+        words = self.tables["input"]
+        context_table = self.tables.get("output", words)
+        # occurrences a chunk: bounds the [chunk, 2 window, K, K, D] differences to 2^26 floats
+        chunk = max(1, (1 << 26) // (2 * self.sampler.window * self.components**2 * self.dim))
+        weights = torch.cat([
+            training_log_weights(words, context_table, kept[start : start + chunk],
+                                 self.sampler.windows(kept, torch.arange(start, min(start + chunk, len(kept)),
+                                                                         device=self.device)),
+                                 self.occurrence_sense, self.occurrence_temperature)
+            for start in range(0, len(kept), chunk)
+        ]) if len(kept) else torch.empty(0, self.components, device=self.device)
+        pair_weights = weights[places]
+        self.sense_sums.index_add_(0, centres, pair_weights.exp().to(self.sense_sums.dtype))
+        return self.update(centres, contexts, negatives, lr_start, lr_end, pair_weights), len(centres)
