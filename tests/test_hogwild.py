@@ -176,15 +176,18 @@ def test_no_pairs_changes_nothing():
 SAMPLING_COUNTS = np.array([50_000, 20_000, 5_000, 1_000, 200, 50, 10, 5])
 
 
-def fused_trainer(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1):
+def fused_trainer(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1,
+                  sharing: str = "pair"):
     vocab = Vocabulary([f"w{i}" for i in range(len(counts))], counts)
-    config = TrainConfig(components=2, dim=DIM, window=window, subsample=subsample, threads=threads)
+    config = TrainConfig(components=2, dim=DIM, window=window, subsample=subsample, threads=threads,
+                         negative_sharing=sharing)
     t = Trainer(vocab, config, torch.device("cpu"))
     return t, HogwildUpdater.from_trainer(t)
 
 
-def fused(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1) -> HogwildUpdater:
-    return fused_trainer(counts, window, subsample, threads)[1]
+def fused(counts: np.ndarray, window: int = 5, subsample: float = 0.0, threads: int = 1,
+          sharing: str = "pair") -> HogwildUpdater:
+    return fused_trainer(counts, window, subsample, threads, sharing)[1]
 
 
 def kernel_pairs(updater: HogwildUpdater, tokens: np.ndarray, seed: int, block: int = 0):
@@ -278,14 +281,15 @@ def test_a_round_of_pairs_is_shuffled_with_each_centre_kept_with_its_row():
     assert chisquare(np.bincount(places, minlength=8)).pvalue > 1e-4
 
 
-def test_train_span_learns_which_words_share_a_topic():
+@pytest.mark.parametrize("sharing", ["pair", "window"])
+def test_train_span_learns_which_words_share_a_topic(sharing):
     # text in runs of 20 words of one of two topics (words 0-9 or 10-19): every word's
     # contexts share its topic, so after a pass its energy with its own topic's contexts
     # should beat that with the other topic's by about the margin
     rng = np.random.default_rng(5)
     topics = rng.integers(0, 2, 2_000)
     tokens = (np.repeat(topics * 10, 20) + rng.integers(0, 10, 40_000)).astype(np.int64)
-    t, updater = fused_trainer(np.full(20, 2_000))
+    t, updater = fused_trainer(np.full(20, 2_000), sharing=sharing)
     updater.train_span(tokens, 0.05, 0.05, seed=1)
     word, context = t.tables["input"], t.tables["output"]
     energy = log_expected_likelihood(  # [word, context]

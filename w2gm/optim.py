@@ -14,8 +14,9 @@ from torch import Tensor
 
 
 class RowOptimizer(Protocol):
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float) -> None:
-        """Update ``rows`` (unique ids) of parameter ``name``; ``grad`` may be overwritten."""
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, uses: Tensor | None = None) -> None:
+        """Update ``rows`` (unique ids) of parameter ``name``; ``grad`` may be overwritten.
+        ``uses``, when given, is how many of the batch's pairs used each row."""
         ...
 
     def state_dict(self) -> dict[str, Tensor]: ...
@@ -37,8 +38,15 @@ class RowAdagrad:
         self.eps = eps
         self.sum_squares = {name: torch.full_like(p, initial_accumulator) for name, p in params.items()}
 
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float) -> None:
-        accumulated = self.sum_squares[name].index_select(0, rows).addcmul_(grad, grad)
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, uses: Tensor | None = None) -> None:
+        """With ``uses`` u, a row takes the u steps of its pairs' mean gradient g / u in one:
+        G += u (g / u)^2 = g^2 / u, then the step of the summed gradient g.  Without, its
+        batch's summed gradient is one step, G += g^2."""
+        accumulated = self.sum_squares[name].index_select(0, rows)
+        if uses is None:
+            accumulated.addcmul_(grad, grad)
+        else:
+            accumulated.addcmul_(grad, grad / uses.to(grad.dtype).reshape(-1, *[1] * (grad.dim() - 1)))
         self.sum_squares[name].index_copy_(0, rows, accumulated)
         step = grad.div_(accumulated.sqrt_().add_(self.eps)).mul_(-lr)
         self.params[name].index_add_(0, rows, step)
@@ -65,7 +73,8 @@ class RowAdam:
         self.second = {name: torch.zeros_like(p) for name, p in params.items()}
         self.steps = dict.fromkeys(params, 0)
 
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float) -> None:
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, uses: Tensor | None = None) -> None:
+        """One step of the batch's summed gradient, whatever ``uses``."""
         beta1, beta2 = self.betas
         self.steps[name] += 1
         t = self.steps[name]

@@ -26,7 +26,7 @@ from . import distributed, limits, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
 from .chunks import SpanChunks
 from .config import TrainConfig
-from .engines import SpanUpdater, resolve_backend
+from .engines import SpanUpdater, negative_sharing, resolve_backend
 from .engines.reference import ReferenceUpdater, reference_step
 from .errors import W2GMError
 from .keyed import KeyedMixtures
@@ -84,6 +84,8 @@ class Trainer:
         self.device = device
         self.group = group or distributed.Group()
         self.backend = resolve_backend(config, device)
+        #: "pair" or "window": whether a centre's pairs share their negatives (engines.negative_sharing)
+        self.negative_sharing = negative_sharing(config, self.backend)
         self.span_tokens = config.span_tokens or (
             1 << 24 if device.type == "cuda" else 1 << 18 if self.backend == "torch" else 1 << 20
         )
@@ -212,9 +214,9 @@ class Trainer:
         return self._updater
 
     def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float,
-             word_log_weights: Tensor | None = None) -> Tensor:
+             word_log_weights: Tensor | None = None, mean_steps: bool = False) -> Tensor:
         """One reference update on a batch of pairs; returns the summed loss (0-d)."""
-        return reference_step(self, centres, contexts, negatives, lr, word_log_weights)
+        return reference_step(self, centres, contexts, negatives, lr, word_log_weights, mean_steps)
 
     # ---------------------------------------------------------------- state
 
@@ -416,6 +418,7 @@ class Trainer:
             "probe_seconds": bar.seconds,
             "final_lr": lr,
             "backend": self.backend,
+            "negative_sharing": self.negative_sharing,
             "world_size": group.world_size,
             "merge_seconds": merge_seconds,
             # where the time went (benchmarks/distributed.py): the engine's spans, the merges,

@@ -24,6 +24,7 @@ import torch
 from numba import njit
 from torch import Tensor
 
+from .compile_cache import CACHE
 from .energy import VARIANCE_EPSILON
 from .mixture import MixtureTable
 from .senses import context_posteriors
@@ -123,7 +124,7 @@ def _count_compiled(
     return torch.from_numpy(counts.reshape(vocab_size, k))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _winners(
     text: np.ndarray, start: int, stop: int, window: int,
     means: np.ndarray, variances: np.ndarray, weights: np.ndarray,

@@ -31,6 +31,7 @@ import torch
 from numba import njit
 
 from ..chunks import SpanChunks
+from ..compile_cache import CACHE
 from ..energy import VARIANCE_EPSILON
 from ..errors import W2GMError
 from ..mixture import PARAMETER_NAMES, MixtureTable
@@ -38,9 +39,10 @@ from ..objective import nll_offset
 from ..optim import RowAdagrad, RowOptimizer
 from ..sampling import PairSampler
 from . import TrainerParts
-from .kernel_sampling import alias_table, sample_pairs, shuffle, stream, subsample
+from .kernel_sampling import alias_table, permutation, sample_pairs, sample_windows, shuffle, stream, subsample
 from .occurrence_kernel import occurrence_log_weights
 from .pair_kernel import Array, Shape, Table, scratch_buffers, train_pairs
+from .window_kernel import train_windows
 
 #: Blocks of a span per thread in :meth:`HogwildUpdater.train_span`.
 BLOCKS_PER_THREAD = 8
@@ -52,7 +54,7 @@ BLOCKS_PER_THREAD = 8
 CENTRES_PER_ROUND = 1024
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=CACHE, nogil=True)
 def _train_block(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
     keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
@@ -90,6 +92,46 @@ def _train_block(
                              lr_start, lr_end, margin, sense, nll, offset, epsilon, adagrad_eps, scratch,
                              per_occurrence, word_log_weights, start, sense_sums)
         trained += made
+    return loss, trained
+
+
+@njit(cache=CACHE, nogil=True)
+def _train_block_windows(
+    shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
+    keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_window: int,
+    lr_start: float, lr_end: float, margin: float, nll: bool, offset: float, epsilon: float,
+    adagrad_eps: float, seed: int, block: int, per_occurrence: bool, hard: bool, inverse_temperature: float,
+    sense_sums: Array,
+) -> tuple[float, int]:
+    """:func:`_train_block` with each centre's pairs sharing one draw of negatives and trained
+    as one update (:mod:`w2gm.engines.window_kernel`); a round's windows are shuffled."""
+    state = stream(seed, block)
+    kept = np.empty(stop - start, dtype=np.int64)
+    kept_positions = np.empty(stop - start, dtype=np.int64)
+    count = subsample(tokens, start, stop, keep_probability, state, kept, kept_positions)
+    centres = np.empty(CENTRES_PER_ROUND, dtype=np.int64)
+    context_starts = np.empty(CENTRES_PER_ROUND + 1, dtype=np.int64)
+    contexts = np.empty(2 * window * CENTRES_PER_ROUND, dtype=np.int64)
+    negatives = np.empty((CENTRES_PER_ROUND, per_window), dtype=np.int64)
+    positions = np.empty(CENTRES_PER_ROUND, dtype=np.int64)
+    order = np.empty(CENTRES_PER_ROUND, dtype=np.int64)
+    scratch = scratch_buffers(shape, 1 + 2 * window + per_window)
+    word_log_weights = np.empty((stop - start if per_occurrence else 0, len(shape[0])), dtype=np.float32)
+    loss = 0.0
+    trained = 0
+    for first in range(0, count, CENTRES_PER_ROUND):
+        last = min(first + CENTRES_PER_ROUND, count)
+        if per_occurrence:
+            occurrence_log_weights(shape, input_table, output_table, kept, kept_positions, count, first, last,
+                                   window, hard, inverse_temperature, epsilon, start, word_log_weights)
+        made = sample_windows(kept, kept_positions, count, first, last, window, negative_keep, negative_alias,
+                              state, centres, context_starts, contexts, negatives, positions)
+        permutation(order, made, state)
+        loss += train_windows(shape, input_table, output_table, shared, centres, context_starts, contexts,
+                              negatives, positions, order, made, tokens.shape[0], lr_start, lr_end, margin, nll,
+                              offset, epsilon, adagrad_eps, scratch, per_occurrence, word_log_weights, start,
+                              sense_sums)
+        trained += context_starts[made]
     return loss, trained
 
 
@@ -131,6 +173,7 @@ class HogwildUpdater:
         offset: float = 0.0,
         occurrence_sense: str = "off",
         occurrence_temperature: float = 1.0,
+        negative_sharing: str = "pair",
     ) -> None:
         self.input = _views(tables["input"], optimizers["input"])
         self.shared = "output" not in tables
@@ -144,6 +187,9 @@ class HogwildUpdater:
         # the energies here leave out log E's -D/2 log 2 pi (_log_energy), so b takes it out too
         self.offset = offset - 0.5 * means.shape[2] * math.log(2.0 * math.pi)
         self.epsilon = epsilon
+        #: "pair": each pair draws its negatives and trains alone; "window": a centre's pairs
+        #: share one draw and train as one update (w2gm.engines.window_kernel).
+        self.negative_sharing = negative_sharing
         #: One sense per occurrence (w2gm.occurrence): "off", "hard" or "soft"; the trainer
         #: turns it on at the split.  ``sense_sums`` [V, K] float64 collects the occurrences'
         #: weights, from which the trainer sets the words' mixture weights.
@@ -168,7 +214,8 @@ class HogwildUpdater:
         config = trainer.config
         updater = cls(trainer.tables, trainer.optimizers, config.margin, config.threads, trainer.sampler,
                       config.negatives, objective=config.objective, offset=nll_offset(config),
-                      occurrence_temperature=config.occurrence_temperature)
+                      occurrence_temperature=config.occurrence_temperature,
+                      negative_sharing=trainer.negative_sharing)
         updater.sense_sums = trainer.sense_sums.numpy()  # shared with the trainer
         return updater
 
@@ -208,6 +255,34 @@ class HogwildUpdater:
         ))
         return float(sum(losses))
 
+    def update_windows(
+        self, centres: np.ndarray, context_starts: np.ndarray, contexts: np.ndarray, negatives: np.ndarray,
+        lr_start: float, lr_end: float,
+    ) -> float:
+        """Train on windows in order, each one update whose pairs share their negatives
+        (:mod:`w2gm.engines.window_kernel`): window o is ``centres[o]`` with the contexts
+        ``contexts[context_starts[o]:context_starts[o + 1]]`` and the negatives
+        ``negatives[o]`` (``[n, N]``); the rate falls linearly from ``lr_start`` to reach
+        ``lr_end`` at the last window.  Returns the summed loss.
+
+        With one thread this is Trainer.step on one window's pairs at a time, with mean steps."""
+        count = len(centres)
+        starts = np.ascontiguousarray(context_starts, dtype=np.int64)
+        widest = int(np.diff(starts).max(initial=0))
+        windows = (np.ascontiguousarray(centres, dtype=np.int64), np.ascontiguousarray(contexts, dtype=np.int64),
+                   np.ascontiguousarray(negatives, dtype=np.int64))
+
+        def run(block: int, start: int, stop: int) -> float:
+            order = np.arange(start, stop)
+            return train_windows(
+                self.shape, self.input, self.output, self.shared, windows[0], starts, windows[1], windows[2],
+                np.arange(count), order, stop - start, count, lr_start, lr_end, self.margin, self.nll, self.offset,
+                self.epsilon, self.adagrad_eps, scratch_buffers(self.shape, 1 + widest + negatives.shape[1]), False,
+                np.empty((0, len(self.shape[0])), dtype=np.float32), 0, self.sense_sums,
+            )
+
+        return float(sum(self._blocks(count, self.threads, run)))
+
     def train_span(
         self, ids: np.ndarray | torch.Tensor, lr_start: float, lr_end: float, seed: int
     ) -> tuple[float, int]:
@@ -243,6 +318,14 @@ class HogwildUpdater:
 
     def _train_block(self, tokens: Array, start: int, stop: int, lr_start: float, lr_end: float, seed: int,
                      block: int) -> tuple[float, int]:
+        if self.negative_sharing == "window":
+            return _train_block_windows(
+                self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
+                self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end,
+                self.margin, self.nll, self.offset, self.epsilon, self.adagrad_eps, seed, block,
+                self.occurrence_sense != "off", self.occurrence_sense == "hard", 1.0 / self.occurrence_temperature,
+                self.sense_sums,
+            )
         return _train_block(
             self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
             self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end, self.margin,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..compile_cache import CACHE
+
 Array = np.ndarray
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def next_random(state: Array) -> np.uint64:
     """splitmix64 (Steele, Lea and Flood, 2014): 64 random bits from the stream whose
     position is ``state[0]``."""
@@ -24,13 +26,13 @@ def next_random(state: Array) -> np.uint64:
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def uniform(state: Array) -> float:
     """A float uniform on [0, 1): the top 53 random bits over 2^53."""
     return (next_random(state) >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def stream(seed: int, block: int) -> Array:
     """The random stream of one block, started at a hash of (seed, block): consecutive
     positions of one splitmix stream would make neighbouring blocks' streams overlap."""
@@ -40,7 +42,7 @@ def stream(seed: int, block: int) -> Array:
     return state
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def alias_table(probabilities: Array) -> tuple[Array, Array]:
     """Walker's alias table, built as Vose does, to draw from ``probabilities`` in O(1):
     column i gives word i with probability ``keep[i]`` and ``alias[i]`` otherwise.
@@ -76,7 +78,7 @@ def alias_table(probabilities: Array) -> tuple[Array, Array]:
     return keep, alias
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def negative(keep: Array, alias: Array, state: Array) -> int:
     """A word drawn from P_n (A.2) with the alias table: a uniform column, then the column's
     own word or its alias."""
@@ -85,7 +87,7 @@ def negative(keep: Array, alias: Array, state: Array) -> int:
     return column if u - column < keep[column] else alias[column]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def subsample(
     tokens: Array, start: int, stop: int, keep_probability: Array, state: Array, kept: Array, kept_positions: Array
 ) -> int:
@@ -101,7 +103,7 @@ def subsample(
     return count
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def sample_pairs(
     kept: Array, kept_positions: Array, count: int, first: int, last: int, window: int, keep: Array, alias: Array,
     state: Array, pairs: Array, positions: Array,
@@ -126,7 +128,7 @@ def sample_pairs(
     return made
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def shuffle(pairs: Array, positions: Array, count: int, state: Array) -> None:
     """Put rows ``:count`` of ``pairs`` and ``positions`` in a uniformly random order (Fisher-Yates)."""
     for p in range(count - 1, 0, -1):
@@ -134,3 +136,44 @@ def shuffle(pairs: Array, positions: Array, count: int, state: Array) -> None:
         for column in range(pairs.shape[1]):
             pairs[p, column], pairs[q, column] = pairs[q, column], pairs[p, column]
         positions[p], positions[q] = positions[q], positions[p]
+
+
+@njit(cache=CACHE, inline="always")
+def sample_windows(
+    kept: Array, kept_positions: Array, count: int, first: int, last: int, window: int, keep: Array, alias: Array,
+    state: Array, centres: Array, context_starts: Array, contexts: Array, negatives: Array, positions: Array,
+) -> int:
+    """The windows of the kept centres ``first:last``, as :func:`sample_pairs` draws their
+    pairs, but with one draw of negatives per centre, which all its pairs share: occurrence o
+    is the centre ``centres[o]`` at span place ``positions[o]``, its contexts
+    ``contexts[context_starts[o]:context_starts[o + 1]]`` and its negatives ``negatives[o]``.
+    Centres without a context (a span of one kept token) are left out; returns the number of
+    occurrences written."""
+    made = np.int64(0)
+    written = np.int64(0)
+    context_starts[0] = 0
+    for i in range(first, last):
+        size = 1 + int(uniform(state) * window)
+        for j in range(max(0, i - size), min(count, i + size + 1)):
+            if j != i:
+                contexts[written] = kept[j]
+                written += 1
+        if written == context_starts[made]:
+            continue
+        for n in range(negatives.shape[1]):
+            negatives[made, n] = negative(keep, alias, state)
+        centres[made] = kept[i]
+        positions[made] = kept_positions[i]
+        made += 1
+        context_starts[made] = written
+    return made
+
+
+@njit(cache=CACHE, inline="always")
+def permutation(order: Array, count: int, state: Array) -> None:
+    """``order[:count]`` a uniformly random order of ``0..count-1`` (Fisher-Yates)."""
+    for p in range(count):
+        order[p] = p
+    for p in range(count - 1, 0, -1):
+        q = min(int(uniform(state) * (p + 1)), p)
+        order[p], order[q] = order[q], order[p]

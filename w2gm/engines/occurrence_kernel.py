@@ -19,10 +19,11 @@ import math
 import numpy as np
 from numba import njit
 
+from ..compile_cache import CACHE
 from .pair_kernel import FASTMATH, Array, Shape, Table, _sizes
 
 
-@njit(fastmath=FASTMATH, error_model="numpy", cache=True, nogil=True)
+@njit(fastmath=FASTMATH, error_model="numpy", cache=CACHE, nogil=True)
 def occurrence_log_weights(
     shape: Shape, input_table: Table, output_table: Table, kept: Array, kept_positions: Array, count: int,
     first: int, last: int, window: int, hard: bool, inverse_temperature: float, epsilon: float, base: int,

@@ -34,6 +34,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
+from ..compile_cache import CACHE
+
 #: Contraction and reassociation let LLVM vectorise the loops over dimensions; without
 #: "nnan" and "ninf" a diverging run still shows as inf or nan in the loss.
 FASTMATH = {"contract", "reassoc", "nsz", "arcp"}
@@ -72,6 +74,8 @@ class Scratch(NamedTuple):
     log_variances_grad: Array  # [slots, K, C]
     logits_grad: Array  # [slots, K, 1]
     owner: Array  # [slots]: the slot that collects a repeated row's gradient
+    rows: Array  # [slots]: the table row of each slot (a window's update, w2gm.engines.window_kernel)
+    uses: Array  # [slots]: how many of a window's pairs use the slot's row
 
 
 #: The rows of pair p + PREFETCH_DISTANCE are prefetched while pair p trains.  Rows are
@@ -92,7 +96,7 @@ PREFETCH_DISTANCE = 4
 #   vectorises half as wide and whose exp and log are the slower libm ones.  Only the loss
 #   is summed in float64.
 # * A pair is passed as (pairs, p), not as the view pairs[p], which would be a new array.
-_PAIR_LOOP = {"fastmath": FASTMATH, "error_model": "numpy", "cache": True}
+_PAIR_LOOP = {"fastmath": FASTMATH, "error_model": "numpy", "cache": CACHE}
 
 
 def _static_length(values: tuple) -> int:
@@ -113,7 +117,7 @@ def _static_length_overload(values):  # unannotated: numba compares its signatur
     return lambda values: length
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _sizes(shape: Shape) -> tuple[int, int, int]:
     """K, C and D as compile-time constants (see :func:`_static_length_overload`)."""
     component_ids, column_ids, dimension_ids = shape
@@ -137,7 +141,7 @@ def _prefetch(typingctx, array, index):  # unannotated: numba passes types, not 
     return types.void(array, index), codegen
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _prefetch_row(array: Array, row: int, width: int) -> None:
     """Prefetch every cache line of ``array[row]``, ``width`` float32s in a C-contiguous
     array: 16 a line, and the last one too, as a row need not start on a line."""
@@ -146,7 +150,7 @@ def _prefetch_row(array: Array, row: int, width: int) -> None:
     _prefetch(array, row * width + width - 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=CACHE, inline="always")
 def _prefetch_rows(shape: Shape, table: Table, row: int) -> None:
     """Prefetch a table's row: its parameters and their Adagrad sums."""
     components, columns, dim = _sizes(shape)
@@ -158,7 +162,7 @@ def _prefetch_rows(shape: Shape, table: Table, row: int) -> None:
     _prefetch_row(table.logits_sums, row, components)
 
 
-@njit(cache=True)
+@njit(cache=CACHE)
 def scratch_buffers(shape: Shape, slots: int) -> Scratch:
     """Buffers for pairs of ``slots`` rows (2 + negatives)."""
     components, columns, dim = _sizes(shape)
@@ -175,6 +179,8 @@ def scratch_buffers(shape: Shape, slots: int) -> Scratch:
         np.empty((slots, components, columns), dtype=np.float32),
         np.empty((slots, components, 1), dtype=np.float32),
         np.empty(slots, dtype=np.int64),
+        np.empty(slots, dtype=np.int64),
+        np.empty(slots, dtype=np.float32),
     )
 
 
@@ -321,25 +327,27 @@ def _add_log_energy_gradient(
 @njit(**_PAIR_LOOP, inline="always")
 def _adagrad(
     parameter: Array, sum_squares: Array, gradient: Array, row: int, slot: int, components: int, width: int,
-    lr: float, eps: float,
+    lr: float, eps: float, share: float,
 ) -> None:
-    """RowAdagrad on one parameter's row, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
+    """RowAdagrad on one parameter's row, element by element: G += share g^2; theta -= lr g / (sqrt(G) + eps)
+    (``share`` 1 but where a window's pairs share the row, :mod:`w2gm.engines.window_kernel`)."""
     for k in range(components):
         for e in range(width):
             g = gradient[slot, k, e]
-            accumulated = sum_squares[row, k, e] + g * g
+            accumulated = sum_squares[row, k, e] + share * g * g
             sum_squares[row, k, e] = accumulated
             parameter[row, k, e] -= lr * g / (math.sqrt(accumulated) + eps)
 
 
 @njit(**_PAIR_LOOP, inline="always")
-def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch, lr: float, eps: float) -> None:
+def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch, lr: float, eps: float,
+                 share: float = np.float32(1.0)) -> None:
     """Adagrad on the three parameters of one row, from the gradients in scratch slot ``slot``."""
     components, columns, dim = _sizes(shape)
-    _adagrad(table.means, table.means_sums, scratch.means_grad, row, slot, components, dim, lr, eps)
+    _adagrad(table.means, table.means_sums, scratch.means_grad, row, slot, components, dim, lr, eps, share)
     _adagrad(table.log_variances, table.log_variances_sums, scratch.log_variances_grad, row, slot, components,
-             columns, lr, eps)
-    _adagrad(table.logits, table.logits_sums, scratch.logits_grad, row, slot, components, 1, lr, eps)
+             columns, lr, eps, share)
+    _adagrad(table.logits, table.logits_sums, scratch.logits_grad, row, slot, components, 1, lr, eps, share)
 
 
 @njit(**_PAIR_LOOP, inline="always")

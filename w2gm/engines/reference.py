@@ -35,24 +35,27 @@ class Gathered:
         means, log_variances, logits = (self.leaves[p][start:stop] for p in PARAMETER_NAMES)
         return means, log_variances, torch.log_softmax(logits, dim=-1)
 
-    def row_gradients(self) -> tuple[Tensor, dict[str, Tensor]]:
-        """Unique rows and, for each parameter, its gradient summed over repeats of a row (0
-        for a parameter the loss did not use: the words' logits under one sense per occurrence)."""
-        rows, inverse = torch.unique(self.ids, return_inverse=True)
+    def row_gradients(self) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """Unique rows, how often each was gathered, and for each parameter its gradient
+        summed over repeats of a row (0 for a parameter the loss did not use: the words'
+        logits under one sense per occurrence)."""
+        rows, inverse, uses = torch.unique(self.ids, return_inverse=True, return_counts=True)
         summed = {
             p: leaf.new_zeros((len(rows), *leaf.shape[1:])).index_add_(
                 0, inverse, leaf.grad if leaf.grad is not None else torch.zeros_like(leaf))
             for p, leaf in self.leaves.items()
         }
-        return rows, summed
+        return rows, uses, summed
 
 
 def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float,
-                   word_log_weights: Tensor | None = None) -> Tensor:
+                   word_log_weights: Tensor | None = None, mean_steps: bool = False) -> Tensor:
     """One update of ``parts``' tables on a batch of pairs (``negatives`` ``[batch, n]``);
     returns the summed loss (0-d).  ``word_log_weights [batch, K]``, when given, replace the
     words' own log weights in every pair (one sense per occurrence, :mod:`w2gm.occurrence`):
-    the words' logits then get no gradient."""
+    the words' logits then get no gradient.  With ``mean_steps`` a row the batch's pairs
+    use u times takes u Adagrad steps of their mean gradient in one (``--negative-sharing
+    window``, :meth:`w2gm.optim.RowAdagrad.step`); without, one step of their sum."""
     batch, per_pair = negatives.shape
     output_ids = torch.cat([contexts, negatives.flatten()])
     if parts.config.separate_output:
@@ -74,9 +77,9 @@ def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negat
     loss.backward()
     with torch.no_grad():
         for name, part in gathered.items():
-            rows, gradients = part.row_gradients()
+            rows, uses, gradients = part.row_gradients()
             for p, gradient in gradients.items():
-                parts.optimizers[name].step(p, rows, gradient, lr)
+                parts.optimizers[name].step(p, rows, gradient, lr, uses if mean_steps else None)
     return loss.detach()
 
 
@@ -93,9 +96,13 @@ class ReferenceUpdater:
         return f"torch, batches of {self.trainer.config.batch_size}"
 
     def train_span(self, ids: Tensor, lr_start: float, lr_end: float, seed: int) -> tuple[float, int]:
+        """With ``--negative-sharing window`` each kept centre draws its negatives once, and
+        every pair of its window takes them; pairs still come in shuffled batches."""
         trainer, config, chunks = self.trainer, self.trainer.config, self.chunks
         trainer.generator.manual_seed(seed)
         centres, contexts, places, kept = trainer.sampler.occurrence_pairs(ids.to(trainer.device, torch.long))
+        window = trainer.negative_sharing == "window"
+        shared = trainer.sampler.negatives(len(kept), config.negatives) if window else None
         mode = trainer.occurrence_mode
         batches = math.ceil(len(centres) / config.batch_size)
         loss = torch.zeros((), device=trainer.device)
@@ -104,7 +111,8 @@ class ReferenceUpdater:
             lr = lr_start + (lr_end - lr_start) * (b + 1) / batches
             batch = slice(b * config.batch_size, (b + 1) * config.batch_size)
             # drawn for a batch trained before a resume too, so that later batches draw as they did
-            negatives = trainer.sampler.negatives(len(centres[batch]), config.negatives)
+            negatives = shared[places[batch]] if shared is not None else trainer.sampler.negatives(
+                len(centres[batch]), config.negatives)
             if not chunks.starts(b):
                 if chunks.stopped:
                     break
@@ -117,7 +125,7 @@ class ReferenceUpdater:
                     words, trainer.tables.get("output", words), centres[batch],
                     trainer.sampler.windows(kept, places[batch]), mode, config.occurrence_temperature)
                 trainer.sense_sums.index_add_(0, centres[batch], weights.exp().to(trainer.sense_sums.dtype))
-            loss += reference_step(trainer, centres[batch], contexts[batch], negatives, lr, weights)
+            loss += reference_step(trainer, centres[batch], contexts[batch], negatives, lr, weights, window)
             pairs += len(negatives)
             chunks.finished(b)
         return float(loss), pairs
