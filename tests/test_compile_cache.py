@@ -23,7 +23,7 @@ def test_the_cache_goes_to_the_first_folder_that_can_be_written(tmp_path, numba_
     blocked = tmp_path / "a file"
     blocked.write_text("")
     assert compile_cache.choose([(blocked / "cache", False), (tmp_path / "second", False)], "w2gm-x")
-    assert config.CACHE_DIR == str(tmp_path / "second" / "w2gm-x")
+    assert str(tmp_path / "second" / "w2gm-x") == config.CACHE_DIR
     assert (tmp_path / "second" / "w2gm-x").is_dir()
 
 

@@ -41,8 +41,8 @@ from ..sampling import PairSampler
 from . import TrainerParts
 from .kernel_sampling import alias_table, permutation, sample_pairs, sample_windows, shuffle, stream, subsample
 from .occurrence_kernel import occurrence_log_weights
-from .pair_kernel import Array, Shape, Table, scratch_buffers, train_pairs
-from .window_kernel import train_windows
+from .pair_kernel import Array, Scratch, Shape, Table, scratch_buffers, train_pairs
+from .window_kernel import Windows, train_windows, window_buffers
 
 #: Blocks of a span per thread in :meth:`HogwildUpdater.train_span`.
 BLOCKS_PER_THREAD = 8
@@ -60,7 +60,7 @@ def _train_block(
     keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_pair: int,
     lr_start: float, lr_end: float, margin: float, sense: bool, nll: bool, offset: float, epsilon: float,
     adagrad_eps: float, seed: int, block: int, per_occurrence: bool, hard: bool, inverse_temperature: float,
-    sense_sums: Array,
+    sense_sums: Array, scratch: Scratch,
 ) -> tuple[float, int]:
     """Subsample ``tokens[start:stop]``, then a round of centres at a time draw their pairs and
     negatives, shuffle them and train on them; returns the summed loss and the number of pairs.
@@ -72,7 +72,6 @@ def _train_block(
     count = subsample(tokens, start, stop, keep_probability, state, kept, kept_positions)
     pairs = np.empty((2 * window * CENTRES_PER_ROUND, per_pair + 2), dtype=np.int64)
     positions = np.empty(2 * window * CENTRES_PER_ROUND, dtype=np.int64)
-    scratch = scratch_buffers(shape, per_pair + 2)
     # a row per token of the block, indexed by span position - start
     word_log_weights = np.empty((stop - start if per_occurrence else 0, len(shape[0])), dtype=np.float32)
     loss = 0.0
@@ -98,40 +97,34 @@ def _train_block(
 @njit(cache=CACHE, nogil=True)
 def _train_block_windows(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, tokens: Array, start: int, stop: int,
-    keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, per_window: int,
-    lr_start: float, lr_end: float, margin: float, nll: bool, offset: float, epsilon: float,
-    adagrad_eps: float, seed: int, block: int, per_occurrence: bool, hard: bool, inverse_temperature: float,
-    sense_sums: Array,
+    keep_probability: Array, negative_keep: Array, negative_alias: Array, window: int, lr_start: float,
+    lr_end: float, margin: float, nll: bool, offset: float, epsilon: float, adagrad_eps: float, seed: int,
+    block: int, occurrence: tuple[bool, float] | None, sense_sums: Array, buffers: Windows, scratch: Scratch,
 ) -> tuple[float, int]:
     """:func:`_train_block` with each centre's pairs sharing one draw of negatives and trained
-    as one update (:mod:`w2gm.engines.window_kernel`); a round's windows are shuffled."""
+    as one update (:mod:`w2gm.engines.window_kernel`), in ``buffers`` (:func:`window_buffers`);
+    a round's windows are shuffled.  One sense per occurrence takes ``occurrence`` (hard,
+    1 / temperature), None without: numba then leaves its branches out, and does not compile
+    its kernel."""
     state = stream(seed, block)
-    kept = np.empty(stop - start, dtype=np.int64)
-    kept_positions = np.empty(stop - start, dtype=np.int64)
+    kept, kept_positions = buffers.kept, buffers.kept_positions
     count = subsample(tokens, start, stop, keep_probability, state, kept, kept_positions)
-    centres = np.empty(CENTRES_PER_ROUND, dtype=np.int64)
-    context_starts = np.empty(CENTRES_PER_ROUND + 1, dtype=np.int64)
-    contexts = np.empty(2 * window * CENTRES_PER_ROUND, dtype=np.int64)
-    negatives = np.empty((CENTRES_PER_ROUND, per_window), dtype=np.int64)
-    positions = np.empty(CENTRES_PER_ROUND, dtype=np.int64)
-    order = np.empty(CENTRES_PER_ROUND, dtype=np.int64)
-    scratch = scratch_buffers(shape, 1 + 2 * window + per_window)
-    word_log_weights = np.empty((stop - start if per_occurrence else 0, len(shape[0])), dtype=np.float32)
     loss = 0.0
     trained = 0
     for first in range(0, count, CENTRES_PER_ROUND):
         last = min(first + CENTRES_PER_ROUND, count)
-        if per_occurrence:
+        if occurrence is not None:
             occurrence_log_weights(shape, input_table, output_table, kept, kept_positions, count, first, last,
-                                   window, hard, inverse_temperature, epsilon, start, word_log_weights)
+                                   window, occurrence[0], occurrence[1], epsilon, start, buffers.word_log_weights)
         made = sample_windows(kept, kept_positions, count, first, last, window, negative_keep, negative_alias,
-                              state, centres, context_starts, contexts, negatives, positions)
-        permutation(order, made, state)
-        loss += train_windows(shape, input_table, output_table, shared, centres, context_starts, contexts,
-                              negatives, positions, order, made, tokens.shape[0], lr_start, lr_end, margin, nll,
-                              offset, epsilon, adagrad_eps, scratch, per_occurrence, word_log_weights, start,
-                              sense_sums)
-        trained += context_starts[made]
+                              state, buffers.centres, buffers.context_starts, buffers.contexts, buffers.negatives,
+                              buffers.positions)
+        permutation(buffers.order, made, state)
+        loss += train_windows(shape, input_table, output_table, shared, buffers.centres, buffers.context_starts,
+                              buffers.contexts, buffers.negatives, buffers.positions, buffers.order, made,
+                              tokens.shape[0], lr_start, lr_end, margin, nll, offset, epsilon, adagrad_eps, scratch,
+                              occurrence is not None, buffers.word_log_weights, start, sense_sums)
+        trained += buffers.context_starts[made]
     return loss, trained
 
 
@@ -319,19 +312,22 @@ class HogwildUpdater:
     def _train_block(self, tokens: Array, start: int, stop: int, lr_start: float, lr_end: float, seed: int,
                      block: int) -> tuple[float, int]:
         if self.negative_sharing == "window":
+            occurrence = None if self.occurrence_sense == "off" else (
+                self.occurrence_sense == "hard", 1.0 / self.occurrence_temperature)
+            buffers = window_buffers(stop - start, CENTRES_PER_ROUND, self.window, self.negatives,
+                                     len(self.shape[0]), occurrence is not None)
             return _train_block_windows(
                 self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
-                self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end,
-                self.margin, self.nll, self.offset, self.epsilon, self.adagrad_eps, seed, block,
-                self.occurrence_sense != "off", self.occurrence_sense == "hard", 1.0 / self.occurrence_temperature,
-                self.sense_sums,
+                self.negative_keep, self.negative_alias, self.window, lr_start, lr_end, self.margin, self.nll,
+                self.offset, self.epsilon, self.adagrad_eps, seed, block, occurrence, self.sense_sums, buffers,
+                scratch_buffers(self.shape, 1 + 2 * self.window + self.negatives),
             )
         return _train_block(
             self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
             self.negative_keep, self.negative_alias, self.window, self.negatives, lr_start, lr_end, self.margin,
             self.sense, self.nll, self.offset, self.epsilon, self.adagrad_eps, seed, block,
             self.occurrence_sense != "off", self.occurrence_sense == "hard", 1.0 / self.occurrence_temperature,
-            self.sense_sums,
+            self.sense_sums, scratch_buffers(self.shape, self.negatives + 2),
         )
 
     def compile(self) -> None:

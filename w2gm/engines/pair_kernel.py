@@ -162,10 +162,10 @@ def _prefetch_rows(shape: Shape, table: Table, row: int) -> None:
     _prefetch_row(table.logits_sums, row, components)
 
 
-@njit(cache=CACHE)
 def scratch_buffers(shape: Shape, slots: int) -> Scratch:
-    """Buffers for pairs of ``slots`` rows (2 + negatives)."""
-    components, columns, dim = _sizes(shape)
+    """Buffers for updates of ``slots`` rows (2 + negatives for a pair), made by numpy: numba
+    would compile an allocation of each type and shape (a second of a first run)."""
+    components, columns, dim = (len(ids) for ids in shape)
     return Scratch(
         np.empty((slots, components, columns), dtype=np.float32),
         np.empty((slots, components), dtype=np.float32),

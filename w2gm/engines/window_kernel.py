@@ -27,6 +27,7 @@ negatives.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
@@ -44,6 +45,35 @@ from .pair_kernel import (
     _prefetch_rows,
     _sizes,
 )
+
+
+class Windows(NamedTuple):
+    """A block's buffers for its windows, made by numpy (numba would compile an allocation
+    of each type and shape): the kept tokens of the block and their places, then a round's
+    windows as :func:`w2gm.engines.kernel_sampling.sample_windows` writes them, their order,
+    and with one sense per occurrence each kept token's log weights."""
+
+    kept: Array  # [tokens]
+    kept_positions: Array  # [tokens]
+    centres: Array  # [windows]
+    context_starts: Array  # [windows + 1]
+    contexts: Array  # [windows * 2 window]
+    negatives: Array  # [windows, N]
+    positions: Array  # [windows]
+    order: Array  # [windows]
+    word_log_weights: Array  # [tokens, K] with one sense per occurrence, else [0, K]
+
+
+def window_buffers(tokens: int, windows: int, window: int, negatives: int, components: int,
+                   per_occurrence: bool) -> Windows:
+    """Buffers for a block of ``tokens`` trained ``windows`` centres at a time."""
+    return Windows(
+        np.empty(tokens, dtype=np.int64), np.empty(tokens, dtype=np.int64), np.empty(windows, dtype=np.int64),
+        np.empty(windows + 1, dtype=np.int64), np.empty(2 * window * windows, dtype=np.int64),
+        np.empty((windows, negatives), dtype=np.int64), np.empty(windows, dtype=np.int64),
+        np.empty(windows, dtype=np.int64),
+        np.empty((tokens if per_occurrence else 0, components), dtype=np.float32),
+    )
 
 
 @njit(**_PAIR_LOOP, inline="always")
@@ -85,13 +115,15 @@ def _train_window(
     components, columns, dim = _sizes(shape)
     rows = scratch.rows
     word = rows[0]
-    _mixture(shape, input_table, word, 0, scratch)
+    # one call of each helper, with the table chosen per slot: numba inlines every call
+    # site, and its compile time grows with their number
+    for s in range(slots):
+        _mixture(shape, input_table if s == 0 else output_table, rows[s], s, scratch)
     if row >= 0:
         for k in range(components):
             scratch.log_weights[0, k] = word_log_weights[row, k]
             scratch.weights[0, k] = math.exp(word_log_weights[row, k])
     for s in range(1, slots):
-        _mixture(shape, output_table, rows[s], s, scratch)
         _log_energy(shape, input_table.means, output_table.means, word, rows[s], s, epsilon, False, scratch)
     loss = _window_scales(contexts, slots, nll, margin, offset, scratch)
     active = False
@@ -128,11 +160,10 @@ def _train_window(
                         scratch.log_variances_grad[a, k, c] += scratch.log_variances_grad[b, k, c]
                     scratch.logits_grad[a, k, 0] += scratch.logits_grad[b, k, 0]
                 break
-    if owner[0] == 0:
-        _adagrad_row(shape, input_table, word, 0, scratch, lr, adagrad_eps, np.float32(1.0) / uses[0])
-    for s in range(1, slots):
+    for s in range(slots):
         if owner[s] == s:
-            _adagrad_row(shape, output_table, rows[s], s, scratch, lr, adagrad_eps, np.float32(1.0) / uses[s])
+            _adagrad_row(shape, input_table if s == 0 else output_table, rows[s], s, scratch, lr, adagrad_eps,
+                         np.float32(1.0) / uses[s])
     return loss
 
 
@@ -156,11 +187,12 @@ def train_windows(
     for q in range(count):
         if q + 1 < count:  # the next window's rows, while this one trains
             ahead = order[q + 1]
-            _prefetch_rows(shape, input_table, centres[ahead])
-            for c in range(context_starts[ahead], context_starts[ahead + 1]):
-                _prefetch_rows(shape, output_table, contexts[c])
-            for n in range(per_window):
-                _prefetch_rows(shape, output_table, negatives[ahead, n])
+            first = context_starts[ahead]
+            pairs = context_starts[ahead + 1] - first
+            for s in range(1 + pairs + per_window):
+                ahead_row = centres[ahead] if s == 0 else contexts[first + s - 1] if s <= pairs else \
+                    negatives[ahead, s - 1 - pairs]
+                _prefetch_rows(shape, input_table if s == 0 else output_table, ahead_row)
         o = order[q]
         first, last = context_starts[o], context_starts[o + 1]
         pairs = last - first
