@@ -184,6 +184,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         else:
             encoded = directory.read_corpus()
         read_seconds = time.perf_counter() - read_started
+        fit_started = time.perf_counter()
         trainer = Trainer(encoded.vocab, config, device, group)
         position = Position()
         if saved is not None:
@@ -197,6 +198,7 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         checkpointing = Checkpointing(directory, schedule, None if output is None else str(output))
         summary = trainer.fit(encoded.ids, progress=progress, position=position,
                               checkpointing=None if temporary is not None else checkpointing)
+        summary["fit_seconds"] = time.perf_counter() - fit_started  # the tables, the probe and fit
     except TrainingInterrupted:
         raise
     except (W2GMError, KeyboardInterrupt) as error:

@@ -5,9 +5,10 @@ the sampling of :mod:`w2gm.sampling`, Adagrad of :mod:`w2gm.optim`):
 
 * :mod:`~w2gm.engines.reference`: plain torch and autograd, the specification; the
   others are tested against it pair by pair.
-* :mod:`~w2gm.engines.hogwild`: numba on the CPU, lock-free threads; the pair update is
-  :mod:`~w2gm.engines.pair_kernel`'s and the sampling inside the loop
-  :mod:`~w2gm.engines.kernel_sampling`'s.
+* :mod:`~w2gm.engines.hogwild`: numba on the CPU, lock-free threads; the update of a
+  window whose pairs share their negatives is :mod:`~w2gm.engines.window_kernel`'s (the
+  default here, :func:`negative_sharing`), that of one pair :mod:`~w2gm.engines.pair_kernel`'s,
+  and the sampling inside the loop :mod:`~w2gm.engines.kernel_sampling`'s.
 * :mod:`~w2gm.engines.triton_update`: one fused Triton kernel on a GPU.
 
 The loop in :mod:`w2gm.trainer` drives any :class:`SpanUpdater`; every engine is built from

@@ -15,7 +15,10 @@ one Adagrad step per row.  Tables and Adagrad sums are updated in place through 
 views of the trainer's tensors, so both paths share them.
 
 The pair update and its maths are :mod:`w2gm.engines.pair_kernel`'s; the sampling inside the loop
-is :mod:`w2gm.engines.kernel_sampling`'s.
+is :mod:`w2gm.engines.kernel_sampling`'s.  With ``--negative-sharing window`` (the default
+here) the unit is instead a centre's window, whose pairs share one draw of negatives and
+train as one update (:mod:`w2gm.engines.window_kernel`); with one thread that is the
+reference path run with one window's pairs a batch, with mean steps.
 """
 
 from __future__ import annotations
