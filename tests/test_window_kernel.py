@@ -44,19 +44,22 @@ def test_windows_in_order_match_the_reference_step_with_one_window_a_batch(compo
         m = len(contexts)
         lr = lr_start + (lr_end - lr_start) * (o + 1) / len(CENTRES)
         expected += float(slow.step(torch.full((m,), int(CENTRES[o])), torch.tensor(contexts),
-                                    torch.from_numpy(NEGATIVES[o]).repeat(m, 1), lr, pair_squares=True))
+                                    torch.from_numpy(NEGATIVES[o]).repeat(m, 1), lr, mean_steps=True))
     assert loss == pytest.approx(expected, rel=1e-5)
     for key, value in state(slow).items():
         torch.testing.assert_close(state(fast)[key], value, rtol=1e-4, atol=1e-6, msg=key)
 
 
-def test_the_sums_of_squares_grow_by_each_pairs_squared_gradient():
-    # a row two pairs use, with gradients 1 and 3: one step of 4, the sums grow by 1 + 9
-    params = {"x": torch.zeros(3, 1)}
+def test_mean_steps_grow_the_sums_by_the_square_over_the_uses():
+    # a row used u times takes u steps of the mean gradient at once: G += u (g / u)^2
+    params = {"x": torch.zeros(3, 2)}
     adagrad = optim.RowAdagrad(params, initial_accumulator=0.5)
-    adagrad.step("x", torch.tensor([1]), torch.tensor([[4.0]]), 0.1, torch.tensor([[10.0]]))
-    torch.testing.assert_close(adagrad.sum_squares["x"], torch.tensor([[0.5], [10.5], [0.5]]))
-    torch.testing.assert_close(params["x"], torch.tensor([[0.0], [-0.4 / (10.5**0.5 + adagrad.eps)], [0.0]]))
+    grad = torch.tensor([[2.0, -4.0], [3.0, 1.0]])
+    adagrad.step("x", torch.tensor([0, 2]), grad.clone(), 0.1, torch.tensor([4, 1]))
+    sums = torch.tensor([[0.5 + 1.0, 0.5 + 4.0], [0.5, 0.5], [0.5 + 9.0, 0.5 + 1.0]])
+    torch.testing.assert_close(adagrad.sum_squares["x"], sums)
+    torch.testing.assert_close(params["x"][[0, 2]], -0.1 * grad / (sums[[0, 2]].sqrt() + adagrad.eps))
+    assert params["x"][1].eq(0).all()
 
 
 def window_draws(updater: HogwildUpdater, tokens: np.ndarray, seed: int, block: int = 0):
@@ -136,8 +139,8 @@ def test_the_reference_engine_gives_a_centres_pairs_one_draw_of_negatives(monkey
     t = Trainer(vocab, config, torch.device("cpu"))
     seen = []
 
-    def record(parts, centres, contexts, negatives, lr, weights=None, pair_squares=False):
-        seen.append((centres, negatives, pair_squares))
+    def record(parts, centres, contexts, negatives, lr, weights=None, mean_steps=False):
+        seen.append((centres, negatives, mean_steps))
         return torch.zeros(())
 
     monkeypatch.setattr(reference, "reference_step", record)

@@ -14,10 +14,9 @@ from torch import Tensor
 
 
 class RowOptimizer(Protocol):
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, squares: Tensor | None = None) -> None:
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, uses: Tensor | None = None) -> None:
         """Update ``rows`` (unique ids) of parameter ``name``; ``grad`` may be overwritten.
-        ``squares``, when given, is the sum over the batch's pairs of each pair's squared
-        gradient (``grad`` is the sum of their gradients)."""
+        ``uses``, when given, is how many of the batch's pairs used each row."""
         ...
 
     def state_dict(self) -> dict[str, Tensor]: ...
@@ -39,15 +38,15 @@ class RowAdagrad:
         self.eps = eps
         self.sum_squares = {name: torch.full_like(p, initial_accumulator) for name, p in params.items()}
 
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, squares: Tensor | None = None) -> None:
-        """The batch's summed gradient g is one step.  G grows by g^2, or by ``squares``, the
-        sum of the pairs' own squared gradients: what the pairs one by one would add to it
-        (``--negative-sharing window``, where a window's pairs are one update)."""
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, uses: Tensor | None = None) -> None:
+        """With ``uses`` u, a row takes the u steps of its pairs' mean gradient g / u in one:
+        G += u (g / u)^2 = g^2 / u, then the step of the summed gradient g.  Without, its
+        batch's summed gradient is one step, G += g^2."""
         accumulated = self.sum_squares[name].index_select(0, rows)
-        if squares is None:
+        if uses is None:
             accumulated.addcmul_(grad, grad)
         else:
-            accumulated.add_(squares)
+            accumulated.addcmul_(grad, grad / uses.to(grad.dtype).reshape(-1, *[1] * (grad.dim() - 1)))
         self.sum_squares[name].index_copy_(0, rows, accumulated)
         step = grad.div_(accumulated.sqrt_().add_(self.eps)).mul_(-lr)
         self.params[name].index_add_(0, rows, step)
@@ -74,8 +73,8 @@ class RowAdam:
         self.second = {name: torch.zeros_like(p) for name, p in params.items()}
         self.steps = dict.fromkeys(params, 0)
 
-    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, squares: Tensor | None = None) -> None:
-        """One step of the batch's summed gradient; ``squares`` is not used."""
+    def step(self, name: str, rows: Tensor, grad: Tensor, lr: float, uses: Tensor | None = None) -> None:
+        """One step of the batch's summed gradient, whatever ``uses``."""
         beta1, beta2 = self.betas
         self.steps[name] += 1
         t = self.steps[name]

@@ -214,9 +214,9 @@ class Trainer:
         return self._updater
 
     def step(self, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float,
-             word_log_weights: Tensor | None = None, pair_squares: bool = False) -> Tensor:
+             word_log_weights: Tensor | None = None, mean_steps: bool = False) -> Tensor:
         """One reference update on a batch of pairs; returns the summed loss (0-d)."""
-        return reference_step(self, centres, contexts, negatives, lr, word_log_weights, pair_squares)
+        return reference_step(self, centres, contexts, negatives, lr, word_log_weights, mean_steps)
 
     # ---------------------------------------------------------------- state
 

@@ -273,7 +273,7 @@ class HogwildUpdater:
             return train_windows(
                 self.shape, self.input, self.output, self.shared, windows[0], starts, windows[1], windows[2],
                 np.arange(count), order, stop - start, count, lr_start, lr_end, self.margin, self.nll, self.offset,
-                self.epsilon, self.adagrad_eps, scratch_buffers(self.shape, 2 + widest + 2 * negatives.shape[1]), False,
+                self.epsilon, self.adagrad_eps, scratch_buffers(self.shape, 1 + widest + negatives.shape[1]), False,
                 np.empty((0, len(self.shape[0])), dtype=np.float32), 0, self.sense_sums,
             )
 
@@ -323,7 +323,7 @@ class HogwildUpdater:
                 self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,
                 self.negative_keep, self.negative_alias, self.window, lr_start, lr_end, self.margin, self.nll,
                 self.offset, self.epsilon, self.adagrad_eps, seed, block, occurrence, self.sense_sums, buffers,
-                scratch_buffers(self.shape, 2 + 2 * self.window + 2 * self.negatives),
+                scratch_buffers(self.shape, 1 + 2 * self.window + self.negatives),
             )
         return _train_block(
             self.shape, self.input, self.output, self.shared, tokens, start, stop, self.keep_probability,

@@ -75,9 +75,7 @@ class Scratch(NamedTuple):
     logits_grad: Array  # [slots, K, 1]
     owner: Array  # [slots]: the slot that collects a repeated row's gradient
     rows: Array  # [slots]: the table row of each slot (a window's update, w2gm.engines.window_kernel)
-    means_squares: Array  # [slots, K, D]: a window's sums of its pairs' squared gradients
-    log_variances_squares: Array  # [slots, K, C]
-    logits_squares: Array  # [slots, K, 1]
+    uses: Array  # [slots]: how many of a window's pairs use the slot's row
 
 
 #: The rows of pair p + PREFETCH_DISTANCE are prefetched while pair p trains.  Rows are
@@ -182,9 +180,7 @@ def scratch_buffers(shape: Shape, slots: int) -> Scratch:
         np.empty((slots, components, 1), dtype=np.float32),
         np.empty(slots, dtype=np.int64),
         np.empty(slots, dtype=np.int64),
-        np.empty((slots, components, dim), dtype=np.float32),
-        np.empty((slots, components, columns), dtype=np.float32),
-        np.empty((slots, components, 1), dtype=np.float32),
+        np.empty(slots, dtype=np.float32),
     )
 
 
@@ -291,13 +287,11 @@ def _sense_log_energy(components: int, slot: int, scratch: Scratch) -> None:
 
 @njit(**_PAIR_LOOP, inline="always")
 def _add_log_energy_gradient(
-    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, sense: bool, scratch: Scratch,
-    word_slot: int = 0,
+    shape: Shape, word_means: Array, means: Array, word: int, row: int, slot: int, sense: bool, scratch: Scratch
 ) -> None:
     """Add scale[slot] times the gradient of log E(word, row) (module docstring) to the
-    gradient buffers of ``word_slot`` (the word's: slot 0 unless a window's update keeps a
-    pair's part apart) and ``slot``, from the terms :func:`_log_energy` left.  A ``sense``
-    energy does not depend on the word's weights: they get no gradient from it."""
+    gradient buffers of slot 0 and ``slot``, from the terms :func:`_log_energy` left.  A
+    ``sense`` energy does not depend on the word's weights: they get no gradient from it."""
     components, columns, dim = _sizes(shape)
     per_column = dim // columns
     responsibility = scratch.responsibility
@@ -310,7 +304,7 @@ def _add_log_energy_gradient(
             row_sum += responsibility[slot, i, j]
             column_sum += responsibility[slot, j, i]
         if not sense:
-            scratch.logits_grad[word_slot, i, 0] += factor * (row_sum - scratch.weights[0, i])
+            scratch.logits_grad[0, i, 0] += factor * (row_sum - scratch.weights[0, i])
         scratch.logits_grad[slot, i, 0] += factor * (column_sum - scratch.weights[slot, i])
     for i in range(components):
         for j in range(components):
@@ -321,37 +315,39 @@ def _add_log_energy_gradient(
                 for e in range(per_column):
                     d = c * per_column + e
                     difference = word_means[word, i, d] - means[row, j, d]
-                    scratch.means_grad[word_slot, i, d] -= step * difference
+                    scratch.means_grad[0, i, d] -= step * difference
                     scratch.means_grad[slot, j, d] += step * difference
                 # d xi_ij / d S_ijc; times a_ic (or b_jc) it is the log-variance gradient
                 excess = scratch.squared[slot, i, j, c] * inverse - np.float32(per_column)
                 d_xi_d_sum = np.float32(0.5) * excess * inverse
-                scratch.log_variances_grad[word_slot, i, c] += weight * d_xi_d_sum * scratch.variances[0, i, c]
+                scratch.log_variances_grad[0, i, c] += weight * d_xi_d_sum * scratch.variances[0, i, c]
                 scratch.log_variances_grad[slot, j, c] += weight * d_xi_d_sum * scratch.variances[slot, j, c]
 
 
 @njit(**_PAIR_LOOP, inline="always")
 def _adagrad(
     parameter: Array, sum_squares: Array, gradient: Array, row: int, slot: int, components: int, width: int,
-    lr: float, eps: float,
+    lr: float, eps: float, share: float,
 ) -> None:
-    """RowAdagrad on one parameter's row, element by element: G += g^2; theta -= lr g / (sqrt(G) + eps)."""
+    """RowAdagrad on one parameter's row, element by element: G += share g^2; theta -= lr g / (sqrt(G) + eps)
+    (``share`` 1 but where a window's pairs share the row, :mod:`w2gm.engines.window_kernel`)."""
     for k in range(components):
         for e in range(width):
             g = gradient[slot, k, e]
-            accumulated = sum_squares[row, k, e] + g * g
+            accumulated = sum_squares[row, k, e] + share * g * g
             sum_squares[row, k, e] = accumulated
             parameter[row, k, e] -= lr * g / (math.sqrt(accumulated) + eps)
 
 
 @njit(**_PAIR_LOOP, inline="always")
-def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch, lr: float, eps: float) -> None:
+def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch, lr: float, eps: float,
+                 share: float = np.float32(1.0)) -> None:
     """Adagrad on the three parameters of one row, from the gradients in scratch slot ``slot``."""
     components, columns, dim = _sizes(shape)
-    _adagrad(table.means, table.means_sums, scratch.means_grad, row, slot, components, dim, lr, eps)
+    _adagrad(table.means, table.means_sums, scratch.means_grad, row, slot, components, dim, lr, eps, share)
     _adagrad(table.log_variances, table.log_variances_sums, scratch.log_variances_grad, row, slot, components,
-             columns, lr, eps)
-    _adagrad(table.logits, table.logits_sums, scratch.logits_grad, row, slot, components, 1, lr, eps)
+             columns, lr, eps, share)
+    _adagrad(table.logits, table.logits_sums, scratch.logits_grad, row, slot, components, 1, lr, eps, share)
 
 
 @njit(**_PAIR_LOOP, inline="always")

@@ -35,28 +35,27 @@ class Gathered:
         means, log_variances, logits = (self.leaves[p][start:stop] for p in PARAMETER_NAMES)
         return means, log_variances, torch.log_softmax(logits, dim=-1)
 
-    def row_gradients(self) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
-        """Unique rows and, for each parameter, its gradient summed over repeats of a row (0
-        for a parameter the loss did not use: the words' logits under one sense per
-        occurrence), and the sum of the repeats' squared gradients."""
-        rows, inverse = torch.unique(self.ids, return_inverse=True)
-        gradients = {p: leaf.grad if leaf.grad is not None else torch.zeros_like(leaf)
-                     for p, leaf in self.leaves.items()}
-        summed = {p: g.new_zeros((len(rows), *g.shape[1:])).index_add_(0, inverse, g) for p, g in gradients.items()}
-        squares = {p: g.new_zeros((len(rows), *g.shape[1:])).index_add_(0, inverse, g * g)
-                   for p, g in gradients.items()}
-        return rows, summed, squares
+    def row_gradients(self) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+        """Unique rows, how often each was gathered, and for each parameter its gradient
+        summed over repeats of a row (0 for a parameter the loss did not use: the words'
+        logits under one sense per occurrence)."""
+        rows, inverse, uses = torch.unique(self.ids, return_inverse=True, return_counts=True)
+        summed = {
+            p: leaf.new_zeros((len(rows), *leaf.shape[1:])).index_add_(
+                0, inverse, leaf.grad if leaf.grad is not None else torch.zeros_like(leaf))
+            for p, leaf in self.leaves.items()
+        }
+        return rows, uses, summed
 
 
 def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negatives: Tensor, lr: float,
-                   word_log_weights: Tensor | None = None, pair_squares: bool = False) -> Tensor:
+                   word_log_weights: Tensor | None = None, mean_steps: bool = False) -> Tensor:
     """One update of ``parts``' tables on a batch of pairs (``negatives`` ``[batch, n]``);
     returns the summed loss (0-d).  ``word_log_weights [batch, K]``, when given, replace the
     words' own log weights in every pair (one sense per occurrence, :mod:`w2gm.occurrence`):
-    the words' logits then get no gradient.  Each row takes one step of its summed gradient;
-    with ``pair_squares`` its optimiser's sum of squares grows by the sum of each pair's own
-    squared gradient, as if the pairs had been steps of their own (``--negative-sharing
-    window``, :meth:`w2gm.optim.RowAdagrad.step`), else by the square of the sum."""
+    the words' logits then get no gradient.  With ``mean_steps`` a row the batch's pairs
+    use u times takes u Adagrad steps of their mean gradient in one (``--negative-sharing
+    window``, :meth:`w2gm.optim.RowAdagrad.step`); without, one step of their sum."""
     batch, per_pair = negatives.shape
     output_ids = torch.cat([contexts, negatives.flatten()])
     if parts.config.separate_output:
@@ -78,9 +77,9 @@ def reference_step(parts: TrainerParts, centres: Tensor, contexts: Tensor, negat
     loss.backward()
     with torch.no_grad():
         for name, part in gathered.items():
-            rows, gradients, squares = part.row_gradients()
+            rows, uses, gradients = part.row_gradients()
             for p, gradient in gradients.items():
-                parts.optimizers[name].step(p, rows, gradient, lr, squares[p] if pair_squares else None)
+                parts.optimizers[name].step(p, rows, gradient, lr, uses if mean_steps else None)
     return loss.detach()
 
 

@@ -38,6 +38,7 @@ from .pair_kernel import (
     Scratch,
     Shape,
     Table,
+    _adagrad_row,
     _add_log_energy_gradient,
     _log_energy,
     _mixture,
@@ -103,53 +104,6 @@ def _window_scales(contexts: int, slots: int, nll: bool, margin: float, offset: 
 
 
 @njit(**_PAIR_LOOP, inline="always")
-def _negative_weight(context: int, negative: int, contexts: int, nll: bool, margin: float, scratch: Scratch) -> float:
-    """How much the energy of negative slot ``negative`` counts in the loss of the pair of
-    context slot ``context``, per unit of its gradient: sigma(s(w, c'_n)) under nll, the
-    same in every pair; 1 or 0 under the hinge, as the pair's hinge with it is active."""
-    if nll:
-        return scratch.scale[negative] / np.float32(contexts)
-    hinge = margin - scratch.log_energy[context] + scratch.log_energy[negative]
-    return np.float32(1.0) if hinge > 0.0 else np.float32(0.0)
-
-
-@njit(**_PAIR_LOOP, inline="always")
-def _slot_update(scratch: Scratch, target: int, source: int, weight: float, mode: int) -> None:
-    """Element by element, over the three parameters' buffers: ``mode`` 0 sets the gradient
-    of ``target`` to 0, 1 scales it by ``weight``, 2 adds ``weight`` times that of ``source``
-    to it, 3 adds ``weight`` times the square of ``source``'s to the squares of ``target``,
-    and 4 adds ``source``'s gradient and squares to ``target``'s (a row used twice)."""
-    for gradient, squares in ((scratch.means_grad, scratch.means_squares),
-                              (scratch.log_variances_grad, scratch.log_variances_squares),
-                              (scratch.logits_grad, scratch.logits_squares)):
-        for k in range(gradient.shape[1]):
-            for e in range(gradient.shape[2]):
-                if mode == 0:
-                    gradient[target, k, e] = 0.0
-                elif mode == 1:
-                    gradient[target, k, e] *= weight
-                elif mode == 2:
-                    gradient[target, k, e] += weight * gradient[source, k, e]
-                elif mode == 3:
-                    squares[target, k, e] += weight * gradient[source, k, e] * gradient[source, k, e]
-                else:
-                    gradient[target, k, e] += gradient[source, k, e]
-                    squares[target, k, e] += squares[source, k, e]
-
-
-@njit(**_PAIR_LOOP, inline="always")
-def _adagrad_summed(parameter: Array, sum_squares: Array, gradient: Array, squares: Array, row: int, slot: int,
-                    lr: float, eps: float) -> None:
-    """RowAdagrad with the window's squares: G += the sum of the row's pairs' squared
-    gradients; theta -= lr g / (sqrt(G) + eps), g the summed gradient."""
-    for k in range(gradient.shape[1]):
-        for e in range(gradient.shape[2]):
-            accumulated = sum_squares[row, k, e] + squares[slot, k, e]
-            sum_squares[row, k, e] = accumulated
-            parameter[row, k, e] -= lr * gradient[slot, k, e] / (math.sqrt(accumulated) + eps)
-
-
-@njit(**_PAIR_LOOP, inline="always")
 def _train_window(
     shape: Shape, input_table: Table, output_table: Table, shared: bool, contexts: int, slots: int, lr: float,
     margin: float, nll: bool, offset: float, epsilon: float, adagrad_eps: float, scratch: Scratch,
@@ -157,17 +111,8 @@ def _train_window(
 ) -> float:
     """Energies, gradients and Adagrad steps of the window whose rows are ``scratch.rows[:slots]``;
     ``word_log_weights[row]`` (``row`` >= 0) replaces the word's log weights as in
-    :func:`w2gm.engines.pair_kernel._train_pair`.  Returns the window's summed loss.
-
-    Each row's sum of squares grows by the sum over the pairs that use it of their squared
-    gradients (what the pairs one by one would add, at the parameters before the window).
-    A context's one pair gives it g^2, a negative's m pairs give it m (g / m)^2 under nll.  The
-    word's pair c has the gradient P_c = T_c + sum_n w_cn U_n, T_c its context's part, U_n the
-    gradient of log E(w, c'_n) in the word and w_cn :func:`_negative_weight`; the U_n are kept
-    in the slots after ``slots`` (slot ``slots`` holds T_c), and the word's sum of squares
-    grows by sum_c P_c^2."""
+    :func:`w2gm.engines.pair_kernel._train_pair`.  Returns the window's summed loss."""
     components, columns, dim = _sizes(shape)
-    negatives = slots - 1 - contexts
     rows = scratch.rows
     word = rows[0]
     # one call of each helper, with the table chosen per slot: numba inlines every call
@@ -186,68 +131,39 @@ def _train_window(
         active = active or scratch.scale[s] != 0.0
     if not active:
         return loss
-    used = slots + 1 + negatives
-    for buffer in (scratch.means_grad, scratch.log_variances_grad, scratch.logits_grad, scratch.means_squares,
-                   scratch.log_variances_squares, scratch.logits_squares):
-        buffer[:used] = 0.0
-    # the negatives first (U_n at unit scale, then their own rows' gradients scaled), then
-    # each context's pair
-    for step in range(1, slots):
-        s = contexts + step if step <= negatives else step - negatives
-        positive = s <= contexts
-        scale = scratch.scale[s]
-        if scale == 0.0:
-            continue
-        if positive:
-            _slot_update(scratch, slots, 0, np.float32(0.0), 0)
-        else:
-            scratch.scale[s] = np.float32(1.0)
-        _add_log_energy_gradient(shape, input_table.means, output_table.means, word, rows[s], s, False, scratch,
-                                 slots if positive else slots + s - contexts)
-        if not positive:
-            scratch.scale[s] = scale
-            _slot_update(scratch, s, 0, scale, 1)
-            continue
-        _slot_update(scratch, 0, slots, np.float32(1.0), 2)  # T_c into the word's gradient ...
-        for n in range(contexts + 1, slots):  # ... and P_c into slot ``slots``, for its square
-            weight = _negative_weight(s, n, contexts, nll, margin, scratch)
-            if weight != 0.0:
-                _slot_update(scratch, slots, slots + n - contexts, weight, 2)
-        _slot_update(scratch, 0, slots, np.float32(1.0), 3)
-    for n in range(contexts + 1, slots):
-        _slot_update(scratch, 0, slots + n - contexts, scratch.scale[n], 2)
-    # the rows' own squares: a context's one pair, a negative's pairs each their share
+    scratch.means_grad[:slots] = 0.0
+    scratch.log_variances_grad[:slots] = 0.0
+    scratch.logits_grad[:slots] = 0.0
     for s in range(1, slots):
-        share = np.float32(1.0)
-        if s > contexts:
-            share = np.float32(0.0)
-            for c in range(1, contexts + 1):
-                weight = _negative_weight(c, s, contexts, nll, margin, scratch)
-                share += weight * weight
-            share = share / (scratch.scale[s] * scratch.scale[s]) if scratch.scale[s] != 0.0 else np.float32(0.0)
-        _slot_update(scratch, s, s, share, 3)
-    if row >= 0:  # the occurrence's weights are not the word's: its logits follow usage instead
-        scratch.logits_grad[0] = 0.0
-        scratch.logits_squares[0] = 0.0
+        if scratch.scale[s] != 0.0:
+            _add_log_energy_gradient(shape, input_table.means, output_table.means, word, rows[s], s, False, scratch)
+    if row >= 0:
+        for k in range(components):
+            scratch.logits_grad[0, k, 0] = 0.0
     # a row the window uses more than once (a context twice, a negative that is a context,
     # with a shared table the word itself) gets one Adagrad step with the summed gradient
     owner = scratch.owner
+    uses = scratch.uses
+    uses[0] = np.float32(contexts)
+    for s in range(1, slots):
+        uses[s] = np.float32(1.0) if s <= contexts else np.float32(contexts)
     for b in range(slots):
         owner[b] = b
         for a in range(b):
             if owner[a] == a and rows[a] == rows[b] and (shared or a > 0):
                 owner[b] = a
-                _slot_update(scratch, a, b, np.float32(1.0), 4)
+                uses[a] += uses[b]
+                for k in range(components):
+                    for d in range(dim):
+                        scratch.means_grad[a, k, d] += scratch.means_grad[b, k, d]
+                    for c in range(columns):
+                        scratch.log_variances_grad[a, k, c] += scratch.log_variances_grad[b, k, c]
+                    scratch.logits_grad[a, k, 0] += scratch.logits_grad[b, k, 0]
                 break
     for s in range(slots):
         if owner[s] == s:
-            table = input_table if s == 0 else output_table
-            _adagrad_summed(table.means, table.means_sums, scratch.means_grad, scratch.means_squares, rows[s], s,
-                            lr, adagrad_eps)
-            _adagrad_summed(table.log_variances, table.log_variances_sums, scratch.log_variances_grad,
-                            scratch.log_variances_squares, rows[s], s, lr, adagrad_eps)
-            _adagrad_summed(table.logits, table.logits_sums, scratch.logits_grad, scratch.logits_squares, rows[s],
-                            s, lr, adagrad_eps)
+            _adagrad_row(shape, input_table if s == 0 else output_table, rows[s], s, scratch, lr, adagrad_eps,
+                         np.float32(1.0) / uses[s])
     return loss
 
 
