@@ -90,11 +90,13 @@ def context_posteriors(
     chunk: int = CHUNK,
     rule: str = DEFAULT_RULE,
     temperature: float = 1.0,
+    context_weights: Tensor | None = None,
 ) -> Tensor:
     """Posterior over the components of ``words[word_ids[n]]`` given the context words
     ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the tables' device,
     combined by ``rule`` (:mod:`w2gm.occurrence`: ``average`` or ``product``, the latter
-    tempered by ``temperature``).
+    tempered by ``temperature`` and each context word's evidence scaled by its
+    ``context_weights [V]``, when given).
 
     ``word_log_weights [V, K]`` replaces the words' own log weights (with ``-inf`` for
     components left out, whose posterior is then 0)."""
@@ -118,7 +120,8 @@ def context_posteriors(
                 words.means[ids], words.log_variances[ids], contexts.means[safe], contexts.log_variances[safe]
             )
             log_component_energy = torch.logsumexp(xi + context_log_weights[safe].unsqueeze(-2), dim=-1)
-            rows.append(occurrence.combine(prior, log_component_energy, around >= 0, rule, temperature))
+            scale = None if context_weights is None else context_weights.to(device)[safe]
+            rows.append(occurrence.combine(prior, log_component_energy, around >= 0, rule, temperature, scale))
     return torch.cat(rows) if rows else torch.empty(0, words.components, device=device)
 
 
@@ -134,8 +137,15 @@ def posteriors(
     components (see :mod:`w2gm.usage`) get posterior 0 unless ``include_inactive``."""
     return context_posteriors(
         model.input, context_table(model), word_ids, context_ids, model.log_weights(include_inactive),
-        rule=rule, temperature=temperature,
+        rule=rule, temperature=temperature, context_weights=keep_probabilities(model),
     )
+
+
+def keep_probabilities(model: KeyedMixtures) -> Tensor:
+    """Each word's subsampling keep probability in the model's training (A.2; 1 for all when
+    the model does not record its threshold): how often training's windows held it."""
+    threshold = float(model.config.get("subsample", 0.0) or 0.0)
+    return torch.as_tensor(model.vocab.keep_probabilities(threshold), dtype=torch.float32)
 
 
 def window_ids(vocab: Vocabulary, tokens: Sequence[str], position: int | None, window: int) -> np.ndarray:
