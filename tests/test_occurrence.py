@@ -36,6 +36,9 @@ def test_the_product_rule_is_bayes_rule_over_independent_context_words():
     half[0, 5:] = False
     expected = 0.2 * 0.6**5 / (0.2 * 0.6**5 + 0.8 * 0.4**5)
     assert float(combine(skewed, energies, half, "product")[0, 0]) == pytest.approx(expected, rel=1e-5)
+    # a word kept by subsampling half the time counts half
+    halved = combine(flat, energies, known, "product", context_weights=torch.full((1, 10), 0.5))
+    torch.testing.assert_close(halved, combine(flat, energies, known, "product", temperature=2.0))
     nothing = torch.zeros(1, 10, dtype=torch.bool)
     torch.testing.assert_close(combine(skewed, energies, nothing, "product"), skewed.exp())
 
