@@ -1,12 +1,12 @@
 """Confident disambiguation: plain sentences whose sense is clear, through ``disambiguate_many``.
 
-    python benchmarks/plain_senses.py MODEL [MODEL ...] [--rules average product product:2]
+    python benchmarks/plain_senses.py MODEL [MODEL ...] [--rules product product:1 average]
                                       [--window 10] [--json OUT]
 
 ``benchmarks/data/plain_senses.tsv`` holds four plain sentences for each of two senses of
 twelve ambiguous words (bank, rock, cell, bass, club, spring, plant, star, crane, mouse, seal,
-organ).  For each model and posterior rule (:mod:`w2gm.occurrence`; ``RULE:TEMPERATURE``
-tempers the product) every sentence is scored, and reported are: the chosen component's
+organ).  For each model and posterior rule (:mod:`w2gm.occurrence`; ``RULE:TEMPERATURE``,
+the product's temperature by default the queries' 5) every sentence is scored, and reported are: the chosen component's
 posterior (mean, and the share of sentences where it is >= 0.9), and whether it is the right
 one: the component most sentences of its sense take, where the word's two senses take
 different components (a word whose senses share one component is never right: it does not
@@ -28,6 +28,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from pseudowords import posterior_options  # noqa: E402
 
 SENTENCES = ROOT / "benchmarks" / "data" / "plain_senses.tsv"
 
@@ -55,14 +58,13 @@ def right_components(chosen: np.ndarray, senses: list[str]) -> np.ndarray:
 def score(model, items: dict[str, list[tuple[str, str]]], rule: str, window: int) -> dict[str, Any]:
     from w2gm.senses import disambiguate_many
 
-    name, _, temperature = rule.partition(":")
     sure, right, posterior, words = [], [], [], {}
     for word, sentences in items.items():
         if word not in model:
             continue
         senses = [s for s, _ in sentences]
-        shares = disambiguate_many(model, word, [t for _, t in sentences], window=window, rule=name,
-                                   temperature=float(temperature or 1))
+        shares = disambiguate_many(model, word, [t for _, t in sentences], window=window,
+                                   **posterior_options(rule))
         chosen = shares.argmax(1)
         ok = right_components(chosen, senses)
         top = shares.max(1)
@@ -79,7 +81,7 @@ def score(model, items: dict[str, list[tuple[str, str]]], rule: str, window: int
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", type=Path, nargs="+")
-    parser.add_argument("--rules", nargs="+", default=["average", "product"])
+    parser.add_argument("--rules", nargs="+", default=["product", "product:1", "average"])
     parser.add_argument("--window", type=int, default=10, help="context words each side of the target")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()

@@ -375,8 +375,7 @@ def model_figures(model, pairs, tests, trains, posterior_rules: list[str]) -> di
     figures = similarity_figures(model)
     first = None
     for rule in posterior_rules:
-        name, _, temperature = rule.partition(":")
-        options = {} if name == "default" else {"rule": name, "temperature": float(temperature or 1)}
+        options = {} if rule == "default" else posterior_options(rule)
         scored = score_model(model, pairs, tests, trains, **options)
         if first is None:
             first = scored
@@ -386,6 +385,15 @@ def model_figures(model, pairs, tests, trains, posterior_rules: list[str]) -> di
             figures[f"separated % {rule}"] = scored["separated %"]
             figures[f"macro gain {rule}"] = scored["macro gain"]
     return figures
+
+
+def posterior_options(rule: str) -> dict[str, Any]:
+    """``disambiguate_many``'s options for ``RULE[:TEMPERATURE]``; the product's temperature
+    defaults to the queries' own (:data:`w2gm.senses.QUERY_TEMPERATURE`)."""
+    from w2gm.senses import QUERY_TEMPERATURE
+
+    name, _, temperature = rule.partition(":")
+    return {"rule": name, "temperature": float(temperature) if temperature else QUERY_TEMPERATURE}
 
 
 def print_table(rows: dict[str, list[dict[str, Any]]]) -> None:
@@ -425,8 +433,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=["K=2", "K=1"], help=f"from {', '.join(VARIANTS)}")
     parser.add_argument("--set", nargs="*", default=[], metavar="OPTION=VALUE", help="training options for all")
     parser.add_argument("--posterior", nargs="+", default=["default"],
-                        help="posterior rules of disambiguate_many to score, RULE[:TEMPERATURE] or default "
-                        "(the first sets the table)")
+                        help="posterior rules of disambiguate_many to score, RULE[:TEMPERATURE] (the "
+                        "product's temperature defaults to the queries' 5) or default (the first sets the table)")
     parser.add_argument("--mapping", choices=("train", "halves"), default="train",
                         help="map components to words on up to 400 training occurrences of the pair, or on halves "
                         "of the held-out ones (cross-fitted)")
