@@ -13,6 +13,7 @@ from w2gm.evaluate import catalogue
 from w2gm.evaluate.datasets import ContextPair, WordInContext, find_file, read_scws
 from w2gm.evaluate.scws import METHODS, evaluate_scws, scws_scores
 from w2gm.mixture import MixtureTable
+from w2gm.senses import QUERY_TEMPERATURE
 
 
 def in_context(word: str, left: list[str], right: list[str]) -> WordInContext:
@@ -21,10 +22,12 @@ def in_context(word: str, left: list[str], right: list[str]) -> WordInContext:
 
 def reference_scores(model, item: ContextPair, window: int) -> dict[str, float]:
     """The module docstring's formulas, one item at a time with explicit Gaussian densities:
-    r_i(c) = p_i E(N_wi, g_c) / sum_k p_k E(N_wk, g_c), averaged over known context words."""
+    the query posterior of w2gm.senses, log p_i + sum_c keep_c log E(N_wi, g_c) / T
+    normalised over i (Bayes' rule over the known context words, T its temperature)."""
     table = model.output if model.output is not None else model.input
     context_means, context_variances = table.means.numpy(), table.variances().numpy()
     context_weights = table.weights().numpy()
+    keep = model.keep_probabilities().numpy()
 
     def lookup(token):
         for form in (token, token.lower()):
@@ -40,11 +43,13 @@ def reference_scores(model, item: ContextPair, window: int) -> dict[str, float]:
         around = (
             side.context[lo : side.position] + side.context[side.position + 1 : side.position + 1 + window]
         )
-        shares = []
+        evidence = np.zeros(len(p))
+        known = 0
         for token in around:
             c = lookup(token)
             if c is None:
                 continue
+            known += 1
             q = context_weights[c]
             energies = np.zeros(len(p))
             for i in range(len(p)):
@@ -55,8 +60,12 @@ def reference_scores(model, item: ContextPair, window: int) -> dict[str, float]:
                     diff = means[i] - context_means[c, j]
                     density = np.exp(-0.5 * np.sum(diff**2 / var)) / np.sqrt(np.prod(2 * np.pi * var))
                     energies[i] += q[j] * density
-            shares.append(p * energies / np.sum(p * energies))
-        return (np.mean(shares, axis=0) if shares else p), means, p
+            evidence += keep[c] * np.log(energies)
+        if not known:
+            return p, means, p
+        scores = np.log(p) + evidence / QUERY_TEMPERATURE
+        shares = np.exp(scores - scores.max())
+        return shares / shares.sum(), means, p
 
     r1, m1, p1 = posterior(item.first)
     r2, m2, p2 = posterior(item.second)

@@ -172,7 +172,7 @@ class KeyedMixtures(VectorQueries):
 
     def disambiguate_many(
         self, word: str, contexts: list[str] | list[list[str]], window: int | None = None,
-        include_inactive: bool = False, rule: str = senses.DEFAULT_RULE, temperature: float = 1.0,
+        include_inactive: bool = False, rule: str = senses.QUERY_RULE, temperature: float = senses.QUERY_TEMPERATURE,
     ) -> np.ndarray:
         """:meth:`disambiguate` for many contexts at once, ``[N, K]`` (rows sum to 1), scored
         in one batch, the window's words combined by ``rule`` (:mod:`w2gm.occurrence`)."""
@@ -183,7 +183,7 @@ class KeyedMixtures(VectorQueries):
 
     def posteriors(
         self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False,
-        rule: str = senses.DEFAULT_RULE, temperature: float = 1.0,
+        rule: str = senses.QUERY_RULE, temperature: float = senses.QUERY_TEMPERATURE,
     ) -> Tensor:
         """Posterior over the components of each word ``word_ids[n]`` given its context words
         ``context_ids[n]`` (``-1`` where there is none), ``[N, K]`` on the CPU
@@ -192,8 +192,14 @@ class KeyedMixtures(VectorQueries):
         unless ``include_inactive``."""
         return senses.context_posteriors(
             self.input, self.context_table, word_ids, context_ids, self.log_weights(include_inactive),
-            rule=rule, temperature=temperature,
+            rule=rule, temperature=temperature, context_weights=self.keep_probabilities(),
         )
+
+    def keep_probabilities(self) -> Tensor:
+        """Each word's subsampling keep probability in the model's training (A.2; 1 for all
+        when the model does not record its threshold): how often training's windows held it."""
+        threshold = float(self.config.get("subsample", 0.0) or 0.0)
+        return torch.as_tensor(self.vocab.keep_probabilities(threshold), dtype=torch.float32)
 
     def parse_component(self, key: str) -> tuple[int, int | None]:
         """``"rock:1"`` -> (id of rock, 1); ``"rock"`` -> (id of rock, None).  A word that

@@ -39,10 +39,12 @@ RULES = ("average", "product")
 
 
 def combine(log_weights: Tensor, log_component_energy: Tensor, known: Tensor, rule: str = "average",
-            temperature: float = 1.0) -> Tensor:
+            temperature: float = 1.0, context_weights: Tensor | None = None) -> Tensor:
     """The posterior ``[n, K]`` from the word's log weights ``[n, K]`` (``-inf`` for a
     component left out), log E(N_wi, g_c) ``[n, L, K]`` and which of the ``L`` context slots
-    hold a word (``known [n, L]``, bool)."""
+    hold a word (``known [n, L]``, bool).  Under ``product``, ``context_weights [n, L]``
+    (default 1) scale each word's evidence: a query's raw window weighted by the words'
+    subsampling keep probabilities counts each word as often as training's windows hold it."""
     if rule not in RULES:
         raise ValueError(f"unknown posterior rule {rule!r}; choose from {', '.join(RULES)}")
     mask = known.unsqueeze(-1).to(log_component_energy.dtype)
@@ -52,7 +54,8 @@ def combine(log_weights: Tensor, log_component_energy: Tensor, known: Tensor, ru
         combined = (shares * mask).sum(1) / count.clamp(min=1)
     else:
         # masked slots contribute 0, not -inf * 0
-        evidence = torch.where(known.unsqueeze(-1), log_component_energy, 0.0).sum(1)
+        scaled = log_component_energy if context_weights is None else log_component_energy * context_weights[..., None]
+        evidence = torch.where(known.unsqueeze(-1), scaled, 0.0).sum(1)
         combined = torch.softmax(log_weights + evidence / temperature, dim=-1)
     return torch.where(count > 0, combined, log_weights.exp())
 
