@@ -56,7 +56,7 @@ def _run_train(args: argparse.Namespace) -> int:
     t = model.training
     replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
     print(
-        f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
+        f"w2gm: trained {len(model.vocab)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
         f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
         f"preset {model.config.get('preset')}; saved {t['output']}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import W2GMError
+from .errors import UnknownKeyError
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Vocabulary:
     def id(self, word: str) -> int:
         found = self.find(word)
         if found < 0:
-            raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary")
+            raise UnknownKeyError(f"unknown word {word!r}: not in the model's vocabulary")
         return found
 
     @classmethod
