@@ -255,13 +255,10 @@ class KeyedMixtures(VectorQueries):
         score = measures.get(measure)
         word_id = self.vocab.id(word)
         count = min(restrict_vocab or len(self.vocab), len(self.vocab))
-        query = self.mixtures([word_id], include_inactive)
-        scores = torch.empty(count)
-        with torch.no_grad():
-            for start in range(0, count, RANK_CHUNK):
-                others = self.mixtures(torch.arange(start, min(start + RANK_CHUNK, count)), include_inactive)
-                scores[start : start + len(others[0])] = score(
-                    tuple(t.expand(len(others[0]), *t.shape[1:]) for t in query), others)  # type: ignore[arg-type]
+        if measure == "max_cosine":  # the explorer asks often: one product with the cached unit means
+            scores = self._max_cosines(word_id, count, include_inactive)
+        else:
+            scores = self._scores(score, word_id, count, include_inactive)
         if topn is None:
             return scores.numpy()
         if word_id < count:
@@ -269,6 +266,26 @@ class KeyedMixtures(VectorQueries):
         best = torch.topk(scores, max(0, min(topn, count - int(word_id < count))))
         return [(self.vocab.words[i], float(s)) for s, i in zip(best.values.tolist(), best.indices.tolist(),
                                                                strict=True)]
+
+    def _max_cosines(self, word_id: int, count: int, include_inactive: bool) -> Tensor:
+        """:func:`w2gm.measures.max_cosine` of ``word_id`` with each of the first ``count`` words."""
+        k, active = self.components_per_word, self.active(include_inactive)
+        units = self.unit_means()
+        own = units[word_id * k : (word_id + 1) * k][active[word_id]]
+        pairs = (units[: count * k] @ own.T).masked_fill(~active[:count].reshape(-1, 1), -torch.inf)
+        return pairs.reshape(count, -1).amax(-1)
+
+    def _scores(self, score: measures.Measure, word_id: int, count: int, include_inactive: bool) -> Tensor:
+        """``score`` of ``word_id``'s mixture with each of the first ``count`` words', in chunks."""
+        table = (self.input.means, self.input.log_variances, self.log_weights(include_inactive))
+        query = tuple(t[word_id : word_id + 1] for t in table)
+        scores = torch.empty(count)
+        with torch.no_grad():
+            for start in range(0, count, RANK_CHUNK):
+                others = tuple(t[start : min(start + RANK_CHUNK, count)] for t in table)  # views, not copies
+                scores[start : start + len(others[0])] = score(
+                    tuple(t.expand(len(others[0]), *t.shape[1:]) for t in query), others)  # type: ignore[arg-type]
+        return scores
 
     # ---------------------------------------------------------- evaluation
     def evaluate_word_pairs(
