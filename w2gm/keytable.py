@@ -12,6 +12,10 @@ active component.
 
 Inactive components (:mod:`w2gm.usage`) are not keys, as ``w2gm export`` leaves them out;
 :meth:`w2gm.keyed.KeyedMixtures.all_components` gives a model whose table has them all.
+
+:class:`KeyTable` is the table; :class:`TableAccess` gives a model gensim's attributes and
+lookups on it (``index_to_key``, ``vectors``, ``len``, ``in``, ``model[key]``, ...), and
+refuses gensim's methods that would edit it.
 """
 
 from __future__ import annotations
