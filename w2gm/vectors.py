@@ -294,6 +294,7 @@ class VectorQueries(TableAccess):
         document's bag of keys onto the other's, the cost of a unit the Euclidean distance
         between (unit, with ``norm``) vectors; solved as a transport problem with scipy.
         Unknown keys are left out; ``inf`` where a document has none left."""
+        from scipy import sparse
         from scipy.optimize import linprog
         from scipy.spatial.distance import cdist
 
@@ -310,10 +311,10 @@ class VectorQueries(TableAccess):
         cost = cdist(*(np.stack([self.get_vector(k, norm=norm) for k in keys]).astype(np.float64)
                        for keys in (keys1, keys2)))
         n, m = cost.shape
-        rows = np.kron(np.eye(n), np.ones(m))  # each first-document key sends its mass
-        cols = np.kron(np.ones(n), np.eye(m))  # each second-document key receives its mass
-        plan = linprog(cost.reshape(-1), A_eq=np.vstack([rows, cols]), b_eq=np.concatenate([mass1, mass2]),
-                       bounds=(0, None), method="highs")
+        sends = sparse.kron(sparse.eye(n), np.ones((1, m)))  # each first-document key sends its mass
+        receives = sparse.kron(np.ones((1, n)), sparse.eye(m))  # each second-document key receives its mass
+        plan = linprog(cost.reshape(-1), A_eq=sparse.vstack([sends, receives]).tocsr(),
+                       b_eq=np.concatenate([mass1, mass2]), bounds=(0, None), method="highs")
         return float(plan.fun)
 
     # ------------------------------------------------------------ analogies
