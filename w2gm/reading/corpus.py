@@ -25,7 +25,7 @@ from ..errors import W2GMError, os_reason
 from ..tokenize import TokenIds, token_splitter
 from ..vocab import Vocabulary
 from . import parallel
-from .files import STDIN, expand_paths
+from .files import STDIN, Source, expand_paths
 from .ids import write_ids, write_provisional_ids
 
 
@@ -87,9 +87,9 @@ def encode(
     return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), found.tokens, found.replaced)
 
 
-def _reading_bar(files: list[Path]) -> tqdm:
+def _reading_bar(files: list[Source]) -> tqdm:
     """Bytes read (of the files as stored, compressed or not) and words found so far."""
-    sizes = [0 if path == STDIN else path.stat().st_size for path in files]
+    sizes = [path.stat().st_size if isinstance(path, Path) else 0 for path in files]
     total = None if STDIN in files else sum(sizes)
     # disable=None: no bar when stderr is not a terminal (a log, a pipe); leave=False: the
     # training bar takes its place
