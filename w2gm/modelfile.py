@@ -24,7 +24,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +61,13 @@ class ModelContents:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike, before_replace: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: what is written replaces ``path`` (fsynced,
     then renamed over it) only when the ``with`` block ends without error, so readers see
     either the old file or the whole new one.  A failed write (a full disk, say) removes the
-    temporary file and raises :class:`W2GMError` naming ``path`` and the reason."""
+    temporary file and raises :class:`W2GMError` naming ``path`` and the reason.
+    ``before_replace`` is called just before the rename, and may refuse it by raising
+    (:meth:`w2gm.outputs.Claim.verify`)."""
     path = Path(path)
     if not path.name:
         raise W2GMError(f"cannot write {path}: not a file name")
@@ -79,6 +81,8 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
     except BaseException as error:
         temporary.unlink(missing_ok=True)

@@ -23,10 +23,10 @@ from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, check_engine, make_c
 from .engines import resolve_backend, resolve_device
 from .errors import W2GMError
 from .keyed import KeyedMixtures
-from .outputs import check_output, remove_leftovers
+from .outputs import claim_output
 from .reading.corpus import EncodedCorpus, encode
 from .reading.files import expand_paths, sample_corpus_path
-from .runlock import RunLock, output_lock
+from .runlock import RunLock
 from .stopping import TrainingInterrupted, sigterm_raises
 from .trainer import Checkpointing, Trainer
 from .usage import Usage
@@ -157,10 +157,9 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
     if output is not None and group.is_main:
         inputs = [] if saved is not None else expand_paths(_corpus_paths(corpus))
-        directory.refuse_as_output(check_output(output, inputs, overwrite))
-        locks.append(output_lock(output))
-        locks[-1].acquire()
-        remove_leftovers(output)
+        claim = claim_output(output, inputs, overwrite)  # checked, locked, leftovers cleared
+        locks.append(claim.lock)
+        directory.refuse_as_output(claim.path)
     if saved is not None and group.is_main:
         directory.claim()
     locks.append(directory.lock)  # released last, after the directory's own cleanup

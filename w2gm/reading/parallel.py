@@ -34,7 +34,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -48,6 +47,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import TextError, W2GMError
+from ..stopping import signals_held
 from ..tokenize import TokenIds
 from ..vocab import Vocabulary
 from . import files as corpus_files
@@ -218,7 +218,10 @@ def _pool(workers: int, settings: _Settings | None, tasks: int) -> Iterator[Proc
 def _submit(pool: ProcessPoolExecutor | None, function: Callable, *args: object) -> Future:
     """``function(*args)`` in the pool, or here (None), as a future."""
     if pool is not None:
-        with _signals_held():  # the first task forks every worker
+        # the first task forks every worker: forking runs Python hooks (logging's among
+        # them) in which the exception a signal handler raises (w2gm.stopping's for SIGTERM)
+        # would be printed and dropped, and the run would go on
+        with signals_held():
             return pool.submit(function, *args)
     done: Future = Future()
     try:
@@ -243,31 +246,6 @@ def _in_order(
                 yield pending.popleft()
         while pending:
             yield pending.popleft()
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back, then raised again.  Forking runs Python hooks (logging's
-    among them) in which the exception a handler raises (w2gm.stopping's for SIGTERM) would
-    be printed and dropped, and the run would go on."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    numbers = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.getsignal(number) for number in numbers}
-    for number in numbers:
-        if previous[number] is not None:  # None: a handler not set from Python, left alone
-            signal.signal(number, lambda received, frame: held.append(received))
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            if handler is not None:
-                signal.signal(number, handler)
-        for number in held:
-            signal.raise_signal(number)
-
-
 
 def encode(
     files: list[Source], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
