@@ -14,8 +14,10 @@ A version 1 file has no usage: it loads with usage unknown, every component acti
 
 Writes are atomic (:func:`atomic_writer`), so a crash or a full disk leaves any previous
 file intact.  Reading checks the header before the tensors, and every tensor's type, shape
-and values before the model is built: a damaged or foreign file is a :class:`ModelFileError`
-naming the file, never another exception and never a silently wrong model.
+and values before the model is built (:mod:`w2gm.filechecks`: the version, the sizes, the
+counts, the parameters' ranges, the tables against each other and against the recorded
+options): a damaged or foreign file is a :class:`ModelFileError` naming the file and the
+fault, never another exception and never a silently wrong model.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from .errors import ModelFileError, W2GMError, os_reason
-from .filechecks import check_config, check_sizes
+from .filechecks import check_config, check_counts, check_parameters, check_shapes_agree, check_sizes, check_version
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .usage import Usage
 from .vocab import Vocabulary
@@ -171,15 +173,7 @@ def _read_metadata(handle: BinaryIO, size: int, path: str) -> dict[str, str]:
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a w2gm model file (a safetensors file of another kind)")
-    try:
-        version = int(metadata.get("format_version", ""))
-    except (ValueError, TypeError):
-        raise ModelFileError(f"{path}: unreadable format version {metadata.get('format_version')!r}") from None
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: model format version {version} is newer than this w2gm reads "
-            f"({FORMAT_VERSION}); upgrade w2gm"
-        )
+    check_version(metadata.get("format_version"), FORMAT_VERSION, path)
     return metadata
 
 
@@ -204,6 +198,7 @@ def _read_vocab(tensors: dict[str, torch.Tensor], path: str) -> Vocabulary:
         words = [blob[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     except UnicodeDecodeError:
         raise _corrupt(path, "a word is not UTF-8") from None
+    check_counts(counts, path)
     vocab = Vocabulary(words, counts)
     if len(vocab.index) != len(vocab):
         raise _corrupt(path, "a word occurs twice in the vocabulary")
@@ -226,10 +221,9 @@ def _read_table(tensors: dict[str, torch.Tensor], prefix: str, size: int, path: 
         and logits.shape == means.shape[:2]
     ):
         raise _corrupt(path, f"{prefix} parameter shapes do not match a {size}-word vocabulary")
-    for name, value in zip(PARAMETER_NAMES, (means, log_variances, logits), strict=True):
-        if not torch.isfinite(value).all():
-            raise _corrupt(path, f"{prefix}.{name} holds values that are not finite")
-    return MixtureTable(means, log_variances, logits)
+    table = MixtureTable(means, log_variances, logits)
+    check_parameters(prefix, table.parameters(), path)
+    return table
 
 
 def _read_usage(tensors: dict[str, torch.Tensor], shape: torch.Size, path: str) -> Usage | None:
@@ -298,6 +292,6 @@ def load(path: str | os.PathLike) -> ModelContents:
     }
     config = _read_json_object(metadata, "config", path_str)
     training = _read_json_object(metadata, "training", path_str)
-    check_config(config, path_str)
+    check_shapes_agree(tables["input"], tables.get("output"), check_config(config, path_str), config, path_str)
     usage = _read_usage(tensors, tables["input"].logits.shape, path_str)
     return ModelContents(vocab, tables["input"], tables.get("output"), config, training, usage)
