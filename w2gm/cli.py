@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -150,8 +157,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except W2GMError as error:
         print(f"w2gm: error: {error}", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return _reader_gone()
     except KeyboardInterrupt as stopped:
         # SIGTERM arrives as Stopped (w2gm.stopping); what was half-written is removed by now
         print(f"w2gm: {str(stopped) or 'interrupted'}", file=sys.stderr)
