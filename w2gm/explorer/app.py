@@ -11,6 +11,7 @@ explorer bound to this machine through DNS rebinding.
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,6 +32,9 @@ MAX_NEIGHBOURS = 100
 MAX_SUGGESTIONS = 50
 #: A context sentence longer than this is cut short by the browser's form anyway.
 MAX_CONTEXT_LENGTH = 2000
+
+#: A Host header: a bracketed IPv6 address or a name (no colon, bracket, @ or slash), then an optional port.
+_HOST_HEADER = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]@/\s]*)(?::[0-9]*)?")
 
 #: The page loads only its own script and style sheet.
 PAGE_HEADERS = {
@@ -72,11 +76,12 @@ def _read_assets() -> dict[str, tuple[bytes, str]]:
 
 def host_name(header: str) -> str:
     """The name a Host header gives, without its port, in lower case: ``127.0.0.1:8000`` ->
-    ``127.0.0.1``, ``[::1]:8000`` -> ``[::1]``, ``LocalHost.`` -> ``localhost``."""
-    name = header.strip().lower()
-    if name.startswith("["):
-        return name[: name.find("]") + 1] if "]" in name else name
-    return name.rpartition(":")[0].rstrip(".") if ":" in name else name.rstrip(".")
+    ``127.0.0.1``, ``[::1]:8000`` -> ``[::1]``, ``LocalHost.`` -> ``localhost``.  A header
+    that is not a name and a port (``localhost:80@evil``) is returned whole, so that no list
+    of names holds it."""
+    header = header.strip().lower()
+    parsed = _HOST_HEADER.fullmatch(header)
+    return parsed.group(1).rstrip(".") if parsed else header
 
 
 def create_app(model: KeyedMixtures, allowed_hosts: Collection[str] | None = None) -> FastAPI:
