@@ -32,13 +32,15 @@ WORDS, K, D = 6, 2, 4
 TABLE_TENSORS = [f"{table}.{name}" for table in ("input", "output") for name in PARAMETER_BOUNDS]
 VALUES = [0.0, 1.5, -3.0, 19.9, -19.9, 20.5, -20.5, 88.8, 999.0, -999.0, 1000.5, 1e4, -1e19, 3e38, math.nan,
           math.inf, -math.inf]
+#: Words to put in the vocabulary: one token each is a word, anything else is not.
+NEW_WORDS = ["granite", "x:1", "été", "", "two words", "tab\t", "line\n", "\u3000wide", "stone"]
 VERSIONS = ["1", "2", "0", "-5", "02", " 2", "2 ", "2.0", "+2", "3", "99", "", "two", "\u00b2", "1e0"]
 
 
 @st.composite
 def damages(draw):
     """(kind, details): one damage to random_model's file."""
-    kind = draw(st.sampled_from(["value", "count", "version", "config", "output shape"]))
+    kind = draw(st.sampled_from(["value", "count", "version", "config", "output shape", "word"]))
     if kind == "value":
         name = draw(st.sampled_from(TABLE_TENSORS))
         return kind, (name, draw(st.sampled_from(VALUES)), draw(st.booleans()))
@@ -46,6 +48,8 @@ def damages(draw):
         return kind, (draw(st.integers(0, WORDS - 1)), draw(st.sampled_from([-1, -7, -(2**62), 0, 1, 2**62])))
     if kind == "version":
         return kind, draw(st.sampled_from(VERSIONS))
+    if kind == "word":
+        return kind, (draw(st.integers(0, WORDS - 1)), draw(st.sampled_from(NEW_WORDS)))
     if kind == "config":
         key = draw(st.sampled_from(["components", "dim", "covariance", "separate_output"]))
         value = draw({"components": st.integers(1, 4), "dim": st.integers(1, 6),
@@ -66,6 +70,13 @@ def apply(damage, tensors: dict[str, torch.Tensor], metadata: dict[str, str]) ->
         tensors["vocab.counts"][word] = count
     elif kind == "version":
         metadata["format_version"] = details
+    elif kind == "word":
+        number, word = details
+        words = random_model().vocab.words
+        words[number] = word
+        encoded = [w.encode() for w in words]
+        tensors["vocab.utf8"] = torch.tensor(list(b"".join(encoded)), dtype=torch.uint8)
+        tensors["vocab.offsets"] = torch.tensor(np.cumsum([0] + [len(e) for e in encoded]))
     elif kind == "config":
         key, value = details
         metadata["config"] = json.dumps(json.loads(metadata["config"]) | {key: value})
@@ -90,6 +101,10 @@ def is_acceptable(damage) -> bool:
         return details[1] >= 0
     if kind == "version":
         return details in ("1", "2")
+    if kind == "word":
+        number, word = details
+        others = [w for i, w in enumerate(random_model().vocab.words) if i != number]
+        return word.split() == [word] and word not in others
     if kind == "config":
         key, value = details
         return value == {"components": K, "dim": D, "covariance": "spherical", "separate_output": True}[key]
@@ -133,6 +148,7 @@ def test_a_damaged_model_is_refused_naming_the_fault_or_answers_finitely(good_pa
     (("config", ("separate_output", False)), "separate_output = False, but the tables are K=2, D=4, spherical "
                                              "with an output table"),
     (("version", "0"), "unreadable format version '0' (this w2gm reads 1 to 2)"),
+    (("word", (1, "two words")), "word 1 ('two words') is empty or holds white space"),
     (("version", "-5"), "unreadable format version '-5'"),
     (("version", "3"), "model format version 3 is newer than this w2gm reads (2); upgrade w2gm"),
     (("value", ("input.log_variances", 100.0, True)), "input.log_variances holds 100, beyond the 20"),

@@ -110,6 +110,14 @@ def check_parameters(prefix: str, parameters: dict[str, torch.Tensor], path: str
                                  "any model's parameters stay within")
 
 
+def check_words(words: list[str], path: str) -> None:
+    """Each word one token, as training makes them: not empty, no white space (an exported
+    word2vec file would read such a word as several fields)."""
+    for number, word in enumerate(words):
+        if word.split() != [word]:
+            raise _corrupt(path, f"word {number} ({word!r:.40}) is empty or holds white space")
+
+
 def check_counts(counts: np.ndarray, path: str) -> None:
     if (counts < 0).any():
         word = int(np.argmax(counts < 0))

@@ -39,7 +39,15 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from .errors import ModelFileError, W2GMError, os_reason
-from .filechecks import check_config, check_counts, check_parameters, check_shapes_agree, check_sizes, check_version
+from .filechecks import (
+    check_config,
+    check_counts,
+    check_parameters,
+    check_shapes_agree,
+    check_sizes,
+    check_version,
+    check_words,
+)
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .usage import Usage
 from .vocab import Vocabulary
@@ -198,6 +206,7 @@ def _read_vocab(tensors: dict[str, torch.Tensor], path: str) -> Vocabulary:
         words = [blob[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     except UnicodeDecodeError:
         raise _corrupt(path, "a word is not UTF-8") from None
+    check_words(words, path)
     check_counts(counts, path)
     vocab = Vocabulary(words, counts)
     if len(vocab.index) != len(vocab):
