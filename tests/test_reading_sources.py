@@ -180,3 +180,18 @@ def test_a_file_renamed_over_while_one_process_reads_it_is_read_as_it_was(tmp_pa
     monkeypatch.setattr(files, "read_blocks", read_blocks)
     encoded = corpus.encode([path], tmp_path / "work", min_count=1, read_workers=1)
     assert sorted(encoded.vocab.words) == ["jazz", "rock", "stone"] and encoded.raw_tokens == 6 * 20 * 20
+
+
+def test_standard_input_redirected_from_the_output_is_a_corpus_file(tmp_path):
+    """``w2gm train - -o text.txt --overwrite < text.txt``: standard input is that file, which
+    the model may not replace, however the flags ask."""
+    import subprocess
+
+    corpus = tmp_path / "text.txt"
+    corpus.write_text(FILE_TEXT)
+    with open(corpus, "rb") as stdin:
+        result = subprocess.run([sys.executable, "-m", "w2gm", "train", "-", "-o", str(corpus), "--overwrite", "-q",
+                                 "--min-count", "1", "--dim", "4", "--backend", "torch"], stdin=stdin,
+                                capture_output=True, text=True)
+    assert result.returncode == 2 and "is one of the corpus files" in result.stderr
+    assert corpus.read_text() == FILE_TEXT and sorted(p.name for p in tmp_path.iterdir()) == ["text.txt"]
