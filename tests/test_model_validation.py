@@ -183,3 +183,20 @@ def test_a_trained_model_lies_well_inside_the_bounds(tmp_path):
         for name, value in table.parameters().items():
             assert float(value.abs().max()) < PARAMETER_BOUNDS[name] / 2, name
     assert np.array_equal(loaded.vocab.counts, model.vocab.counts)
+
+
+@pytest.mark.parametrize("counts, usage, message", [
+    ([10, 10, 10], [[6, 4], [2**62, 2**62], [1, 1]], "usage.counts of word 1 add up to more tokens than any corpus"),
+    ([2**62, 2**62, 1], [[1, 0], [1, 0], [1, 0]], "vocab.counts add up to more tokens than any corpus holds"),
+])
+def test_counts_no_corpus_could_give_are_refused(tmp_path, counts, usage, message):
+    from w2gm.mixture import MixtureTable
+    from w2gm.usage import Usage
+    from w2gm.vocab import Vocabulary
+
+    table = MixtureTable(torch.zeros(3, 2, 4), torch.zeros(3, 2, 1), torch.zeros(3, 2))
+    model = KeyedMixtures(Vocabulary(["a", "b", "c"], np.array(counts)), table,
+                          usage=Usage.from_counts(torch.tensor(usage)))
+    model.save(tmp_path / "m.w2gm")
+    with pytest.raises(ModelFileError, match=message.replace("(", r"\(")):
+        KeyedMixtures.load(tmp_path / "m.w2gm")

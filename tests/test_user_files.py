@@ -221,3 +221,22 @@ def test_a_symlinked_subdirectory_of_a_corpus_directory_is_read_once_and_a_loop_
     (corpus / ".hidden").mkdir()
     (corpus / ".hidden" / "c.txt").write_text("gamma " * 10)
     assert expand_paths([corpus]) == [corpus / "a.txt", corpus / "also" / "b.txt"]
+
+
+def test_a_file_put_at_the_output_while_training_is_not_replaced(workspace, monkeypatch):
+    """The output is checked when the run starts and again just before the model is renamed
+    into place: what the user put there meanwhile stays, and the trained model is kept."""
+    from w2gm import usage_pass
+
+    output = workspace / "m.w2gm"
+    count_winners = usage_pass.count_winners
+
+    def meanwhile(*args, **kwargs):
+        output.write_text("the user's file, written while w2gm trained\n")
+        return count_winners(*args, **kwargs)
+
+    monkeypatch.setattr(usage_pass, "count_winners", meanwhile)
+    with pytest.raises(w2gm.W2GMError, match="changed while w2gm was writing it.*the trained model is kept in"):
+        w2gm.train(str(workspace / "in"), output=output, epochs=1, min_count=1, dim=4, backend="torch", threads=1)
+    assert output.read_text() == "the user's file, written while w2gm trained\n"
+    assert CheckpointDir(workspace / "m.w2gm.checkpoint").has_state()

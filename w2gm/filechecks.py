@@ -119,9 +119,20 @@ def check_words(words: list[str], path: str) -> None:
 
 
 def check_counts(counts: np.ndarray, path: str) -> None:
+    """Non-negative counts, whose total an int64 holds (as the corpus they came from did)."""
     if (counts < 0).any():
         word = int(np.argmax(counts < 0))
         raise _corrupt(path, f"vocab.counts gives word {word} a negative count ({int(counts[word])})")
+    if counts.sum(dtype=np.float64) >= 2.0**63:
+        raise _corrupt(path, "vocab.counts add up to more tokens than any corpus holds")
+
+
+def check_usage_counts(usage: torch.Tensor, path: str) -> None:
+    """Each word's usage counts add up to a number of tokens an int64 holds (else its shares
+    would be computed from an overflowed sum)."""
+    seen = usage.double().sum(-1)
+    if (seen >= 2.0**63).any():
+        raise _corrupt(path, f"usage.counts of word {int(seen.argmax())} add up to more tokens than any corpus holds")
 
 
 def check_shapes_agree(input: MixtureTable, output: MixtureTable | None, config: TrainConfig,

@@ -12,6 +12,7 @@ Components the usage pass found almost never in use (:mod:`w2gm.usage_pass`,
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,11 +69,13 @@ class KeyedMixtures(VectorQueries):
         c = modelfile.load(path)
         return cls(c.vocab, c.input, c.output, c.config, c.training, c.usage)
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, before_replace: Callable[[], None] | None = None) -> None:
+        """Write the model file atomically; ``before_replace`` may refuse the final rename
+        (:meth:`w2gm.outputs.Claim.verify`)."""
         contents = modelfile.ModelContents(
             self.vocab, self.input, self.output, self.config, self.training, self.usage
         )
-        modelfile.save(path, contents)
+        modelfile.save(path, contents, before_replace)
 
     def all_components(self) -> KeyedMixtures:
         """The same model with every component active (usage forgotten), for measuring what

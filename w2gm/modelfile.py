@@ -45,6 +45,7 @@ from .filechecks import (
     check_parameters,
     check_shapes_agree,
     check_sizes,
+    check_usage_counts,
     check_version,
     check_words,
 )
@@ -158,8 +159,10 @@ def to_bytes(contents: ModelContents) -> bytes:
     return safetensors_save(tensors, metadata=metadata)
 
 
-def save(path: str | os.PathLike, contents: ModelContents) -> None:
-    atomic_write_bytes(path, to_bytes(contents))
+def save(path: str | os.PathLike, contents: ModelContents, before_replace: Callable[[], None] | None = None) -> None:
+    """Write the model atomically (``before_replace``: see :func:`atomic_writer`)."""
+    with atomic_writer(path, before_replace) as handle:
+        handle.write(to_bytes(contents))
 
 
 def _corrupt(path: str, detail: str) -> ModelFileError:
@@ -303,4 +306,6 @@ def load(path: str | os.PathLike) -> ModelContents:
     training = _read_json_object(metadata, "training", path_str)
     check_shapes_agree(tables["input"], tables.get("output"), check_config(config, path_str), config, path_str)
     usage = _read_usage(tensors, tables["input"].logits.shape, path_str)
+    if usage is not None:
+        check_usage_counts(usage.counts, path_str)
     return ModelContents(vocab, tables["input"], tables.get("output"), config, training, usage)
