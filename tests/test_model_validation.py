@@ -26,7 +26,7 @@ from w2gm.errors import ModelFileError
 from w2gm.filechecks import PARAMETER_BOUNDS
 from w2gm.keyed import KeyedMixtures
 
-PROPERTY = settings(max_examples=300, deadline=None, database=None)
+PROPERTY = settings(max_examples=150, deadline=None, database=None)
 #: random_model's shape: 6 words, K=2, D=4, spherical, with an output table.
 WORDS, K, D = 6, 2, 4
 TABLE_TENSORS = [f"{table}.{name}" for table in ("input", "output") for name in PARAMETER_BOUNDS]

@@ -79,10 +79,10 @@ def test_every_command_answers_on_a_tiny_model(tiny):
 def test_a_closed_pipe_ends_every_command_quietly(tiny):
     """Standard output a pipe whose reader is gone: every command stops at its first write,
     with the status SIGPIPE gives and no traceback."""
-    argvs = {**commands(tiny), "help": ["--help"],
-             "train": ["train", tiny / "corpus.txt", "-o", tiny / "again.w2gm", *TINY],
-             "serve": ["serve", tiny / "m.w2gm", "--port", free_port()]}
-    del argvs["projector"]  # the export's own way out, taken by "export" already
+    # one way out (cli.main) for all; these write to standard output in different ways: a
+    # table at the end, a stream of rows, a line before serving
+    argvs = {name: commands(tiny)[name] for name in ("neighbours", "senses", "eval", "export to stdout")}
+    argvs["serve"] = ["serve", tiny / "m.w2gm", "--port", free_port()]
     reader, writer = os.pipe()
     os.close(reader)
     try:
@@ -91,6 +91,4 @@ def test_a_closed_pipe_ends_every_command_quietly(tiny):
         os.close(writer)
     for name, process in running.items():
         _, err = process.communicate(timeout=300)
-        # argparse itself drops the help it could not write, and exits as it would have
-        status = 0 if "help" in name else CLOSED_PIPE
-        assert (process.returncode, err) == (status, ""), name
+        assert (process.returncode, err) == (CLOSED_PIPE, ""), name
