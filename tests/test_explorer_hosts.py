@@ -7,16 +7,14 @@ Bound to this machine, ``w2gm serve`` answers requests whose Host header is loca
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_explorer import parse_serve, planted_model
+from test_explorer import parse_serve, planted_model, serving
 
 from w2gm.explorer import commands
 from w2gm.explorer.app import create_app, host_name
@@ -84,21 +82,8 @@ def test_another_address_answers_any_name_unless_told():
 @pytest.fixture
 def served(model) -> Iterator[str]:
     """The explorer as ``w2gm serve`` makes it, on a free loopback port."""
-    listener = commands.listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(model, commands.allowed_hosts("127.0.0.1", [])),
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    try:
-        for _ in range(200):
-            if server.started:
-                break
-            threading.Event().wait(0.05)
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        listener.close()
+    with serving(create_app(model, commands.allowed_hosts("127.0.0.1", []))) as url:
+        yield url.rstrip("/")
 
 
 def test_a_rebound_name_gets_no_answer_from_a_live_server(served):
