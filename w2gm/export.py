@@ -32,9 +32,7 @@ import numpy as np
 
 from .errors import W2GMError
 from .keyed import KeyedMixtures
-from .modelfile import atomic_writer
-from .outputs import OutputRule, claim_directory, claim_output
-from .stopping import explained, sigterm_raises
+from .outputs import OutputRule, write_files
 
 FORMATS = ("word2vec", "word2vec-binary", "projector")
 PROJECTOR_FILES = ("tensors.tsv", "metadata.tsv")
@@ -99,28 +97,23 @@ def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: boo
     if fmt not in FORMATS:
         raise W2GMError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     rows = exported_rows(model, include_inactive)
-    if isinstance(output, str) and output == STANDARD_OUTPUT:
-        if fmt == "projector":
+    if fmt == "projector":
+        names: list[str] | None = list(PROJECTOR_FILES)
+        writers = [
+            lambda h: write_projector_tensors(model, rows, h),
+            lambda h: write_projector_metadata(model, rows, h),
+        ]
+    else:
+        names, binary = None, fmt == "word2vec-binary"
+        writers = [lambda h: write_word2vec(model, rows, h, binary)]
+    if isinstance(output, str) and output == STANDARD_OUTPUT:  # the argument "-" itself: ./- is a file
+        if names is not None:
             raise W2GMError("the projector's two files cannot go to standard output; give a directory")
-        write_word2vec(model, rows, sys.stdout.buffer, fmt == "word2vec-binary")
+        writers[0](sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return []
     inputs = [] if model_path is None else [Path(model_path)]
-    with sigterm_raises():
-        try:
-            if fmt == "projector":
-                with claim_directory(output, PROJECTOR_FILES, inputs, force, EXPORT_OUTPUT) as staging:
-                    for name, write in zip(PROJECTOR_FILES, (write_projector_tensors, write_projector_metadata),
-                                           strict=True):
-                        with open(staging / name, "xb") as handle:
-                            write(model, rows, handle)
-                return [Path(output) / name for name in PROJECTOR_FILES]
-            with claim_output(output, inputs, force, EXPORT_OUTPUT) as claim, \
-                    atomic_writer(claim.path, claim.verify) as handle:
-                write_word2vec(model, rows, handle, fmt == "word2vec-binary")
-            return [claim.path]
-        except KeyboardInterrupt as stop:
-            raise explained(stop, f"nothing was written to {output} (the partial files are removed)") from None
+    return write_files(output, writers, names, inputs, force, EXPORT_OUTPUT)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

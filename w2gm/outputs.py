@@ -17,6 +17,7 @@ here first (:func:`claim_output`, :func:`claim_directory`), by one set of rules:
 
 A directory output (the projector's two files) is written into a new directory beside it
 and moved into place whole (:func:`claim_directory`): both files or neither.
+:func:`write_files` does all of it for a command that has writers for its files.
 """
 
 from __future__ import annotations
@@ -31,12 +32,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import W2GMError, os_reason
-from .modelfile import is_model_file, temporaries_of
+from .modelfile import atomic_writer, is_model_file, temporaries_of
 from .reading.files import STDIN, Source
 from .runlock import RunLock, output_lock
-from .stopping import signals_held
+from .stopping import explained, signals_held, sigterm_raises
 
 #: What a file's identity is here: its device and inode, or None where there is none.
 FileId = tuple[int, int] | None
@@ -284,3 +286,28 @@ def _sync(directory: Path) -> None:
             os.close(fd)
     except OSError:
         pass
+
+
+# ------------------------------------------------------------------ writing
+
+
+def write_files(output: str | os.PathLike, writers: Sequence[Callable[[BinaryIO], None]],
+                names: Sequence[str] | None = None, inputs: Iterable[Source | Path] = (), overwrite: bool = False,
+                rule: OutputRule = MODEL_OUTPUT) -> list[Path]:
+    """Write a command's output by ``rule``: the file ``output`` (one writer), or the files
+    ``names`` of the directory ``output`` (one writer each), all claimed and written as this
+    module says.  Ctrl-C or SIGTERM on the way removes what was half-written and says so."""
+    with sigterm_raises():
+        try:
+            if names is None:
+                with claim_output(output, inputs, overwrite, rule) as claim, \
+                        atomic_writer(claim.path, claim.verify) as handle:
+                    writers[0](handle)
+                return [claim.path]
+            with claim_directory(output, names, inputs, overwrite, rule) as staging:
+                for name, write in zip(names, writers, strict=True):
+                    with open(staging / name, "xb") as handle:
+                        write(handle)
+            return [Path(output) / name for name in names]
+        except KeyboardInterrupt as stop:
+            raise explained(stop, f"nothing was written to {output} (the partial files are removed)") from None
