@@ -17,17 +17,20 @@ import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, autopreset
+from .argparser import Parser
 from .config import FIELDS, PRESETS
 from .errors import W2GMError
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, with the field's help and default.  Flags left out
-    stay out of the namespace, so that a preset can supply them."""
+    """One flag per TrainConfig field, with the field's help and default (for the options
+    ``--preset auto`` sets, how it sets them).  Flags left out stay out of the namespace,
+    so that a preset can supply them."""
     for name, spec in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        help_text = f"{spec.metadata['help']} (default: {spec.default})".replace("%", "%%")
+        default = autopreset.default_help(name) or spec.default
+        help_text = f"{spec.metadata['help']} (default: {default})".replace("%", "%%")
         if isinstance(spec.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=SUPPRESS, help=help_text)
             continue
@@ -59,10 +62,12 @@ def _run_train(args: argparse.Namespace) -> int:
         return 0
     t = model.training
     replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
+    # w2gm.training_progress: why this share and not the training loss
+    fit = "" if t["ranked"] is None else f", true contexts above random words {100 * t['ranked']:.1f}%"
     print(
         f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
-        f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
+        f"{t['tokens_per_second']:,.0f} tokens/s{fit}{replaced}; "
         f"preset {model.config.get('preset')}; saved {t['output']}"
     )
     return 0
@@ -90,7 +95,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
         help="let the model replace an existing file that is not a w2gm model (an earlier model is "
         "always replaced; a corpus file, directory, device or symbolic link never is)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress (otherwise a bar on a terminal; in a log, a line at the end of each epoch and "
+        "at least once a minute)",
+    )
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", default=None,
         help="where the run keeps its corpus ids and checkpoints until the model is saved "
@@ -112,10 +121,9 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--preset", choices=tuple(PRESETS), default=None,
-        help="option set under your flags: 'auto' picks subsampling, rate and epochs for the corpus's size "
-        "(the 'small' settings up to 50M tokens, with 20 epochs up to 1.5M, A.2's over 500M, in between "
-        "between them) and says which in "
-        "the summary; 'paper' is A.2 as published (for billions of tokens); "
+        help="option set under your flags: 'auto' sets the options whose default says so once it knows "
+        "the corpus's size, and the summary line says what it chose; 'paper' is A.2 as published "
+        "(for billions of tokens); "
         + "'small' sets " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in PRESETS["small"].items())
         + " for corpora of a few million tokens (default: auto)",
     )
@@ -128,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import commands as evaluate_commands
     from .explorer import commands as explorer_commands
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="w2gm",
         description="Multimodal word distributions: learn, evaluate and explore Gaussian-mixture word embeddings.",
     )

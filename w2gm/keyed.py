@@ -23,6 +23,7 @@ from torch import Tensor
 from . import measures, modelfile, senses
 from .errors import W2GMError
 from .mixture import MixtureTable
+from .spelling import did_you_mean
 from .tokenize import model_tokenizer, query_normalizer
 from .usage import Usage
 from .vectors import Key, VectorQueries
@@ -207,7 +208,19 @@ class KeyedMixtures(VectorQueries):
                     f"component {k} of {word!r} does not exist: the model has K={self.components_per_word}"
                 )
             return self.vocab.id(word), k
-        raise W2GMError(f"unknown word {key!r}: not in the model's vocabulary")
+        hint = did_you_mean(self.key_suggestions(key, limit=3))
+        raise W2GMError(f"unknown word {key!r}: not in the model's vocabulary{hint}")
+
+    def key_suggestions(self, key: str, limit: int = 5) -> list[str]:
+        """What an unknown ``key`` may have meant: the components of its word when only the
+        component is wrong (``rock:7``), else words spelled like it, with its ``:i`` kept."""
+        word, sep, component = key.rpartition(":")
+        if not (sep and component.isdigit()):
+            word, component = key, None
+        elif word in self.vocab:
+            return [f"{word}:{i}" for i in range(self.components_per_word)]
+        suffix = "" if component is None else f":{component}"
+        return [guess + suffix for guess in self.vocab.lookup.close_matches(word, limit)]
 
     def unit_means(self) -> Tensor:
         """All component means normalised to unit length, ``[V * K, D]`` (row = word * K + k)."""

@@ -18,7 +18,8 @@ from .. import energy, measures
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
 from ..senses import context_windows, known_context
-from .lookup import WordLookup
+from ..spelling import without_hint
+from .examples import worth_exploring
 from .projection import project
 
 
@@ -131,8 +132,9 @@ class ModelInfo:
     components: int
     dim: int
     covariance: str
-    #: The most frequent words, to start exploring from.
+    #: Words to start exploring from (:mod:`w2gm.explorer.examples`), and how they were chosen.
     examples: list[str]
+    examples_note: str
     #: What each similarity measure of :class:`PairView` is, by name.
     measures: dict[str, str]
 
@@ -142,16 +144,16 @@ class Explorer:
 
     def __init__(self, model: KeyedMixtures) -> None:
         self.model = model
-        self.lookup = WordLookup(model.vocab)
+        self.lookup = model.vocab.lookup
         # Built now rather than by the first requests, which would each build their own.
         model.unit_means()
+        self.examples = worth_exploring(model)
 
     def info(self) -> ModelInfo:
         model = self.model
-        examples = model.vocab.words[:8]
         # The measures' own docstrings, so that a new measure is explained where it is defined.
         notes = {name: " ".join((score.__doc__ or "").split()) for name, score in measures.MEASURES.items()}
-        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, examples, notes)
+        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, *self.examples, notes)
 
     # ---------------------------------------------------------------- names
     def word_id(self, word: str) -> int:
@@ -165,14 +167,8 @@ class Explorer:
         try:
             return self.model.parse_component(key)
         except W2GMError as error:
-            word, sep, component = key.rpartition(":")
-            has_component = bool(sep) and component.isdigit()
-            if has_component and word in self.model.vocab:
-                keys = [f"{word}:{i}" for i in range(self.model.components_per_word)]
-                raise NotFound(str(error), keys) from None
-            stem, suffix = (word, f":{component}") if has_component else (key, "")
-            guesses = [guess + suffix for guess in self.lookup.close_matches(stem)]
-            raise NotFound(f"unknown word {stem!r}", guesses) from None
+            # the page lists the suggestions as links, not in the message
+            raise NotFound(without_hint(str(error)), self.model.key_suggestions(key)) from None
 
     def suggest(self, prefix: str, limit: int) -> list[str]:
         return self.lookup.complete(prefix, limit)

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import W2GMError
+from ..progress import Progress
 from ..tokenize import TokenIds
 from ..vocab import Vocabulary
 from .files import STDIN, Source, display_name
@@ -38,7 +38,7 @@ class Provisional:
 
 
 def write_provisional_ids(
-    files: list[Source], provisional_path: Path, token_ids: TokenIds, encoding_errors: str, bar: tqdm | None
+    files: list[Source], provisional_path: Path, token_ids: TokenIds, encoding_errors: str, bar: Progress | None
 ) -> Provisional:
     """Write the text as word ids in order of each word's first appearance (``token_ids``
     keeps the words)."""
@@ -59,9 +59,9 @@ def write_provisional_ids(
     return Provisional(token_ids.words, None, words, replaced_bytes() - replaced_before)
 
 
-def show_words(bar: tqdm | None, words: int) -> None:
+def show_words(bar: Progress | None, words: int) -> None:
     if bar is not None:
-        bar.set_postfix_str(f"{words:,} words", refresh=False)
+        bar.describe(f"{words:,} words")
 
 
 def no_words(path: Source, had_tokens: bool) -> W2GMError:

@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import TextError, W2GMError
+from ..progress import Progress
 from ..stopping import signals_held
 from ..tokenize import TokenIds
 from ..vocab import Vocabulary
@@ -248,7 +248,7 @@ def _in_order(
             yield pending.popleft()
 
 def encode(
-    files: list[Source], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
+    files: list[Source], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
     workers: int, min_count: int, max_vocab: int | None, piece_bytes: int | None = None,
     block_bytes: int | None = None,
 ) -> tuple[Vocabulary, Provisional]:
@@ -267,7 +267,7 @@ def encode(
 
 
 def _read_pieces(
-    files: list[Source], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: tqdm | None,
+    files: list[Source], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
     workers: int, piece_bytes: int | None, block_bytes: int | None,
 ) -> tuple[Provisional, list[_Spooled]]:
     """The first pass: every piece's local ids in a file of ``spool``, the words numbered in
