@@ -9,6 +9,7 @@ explorer must show two cards with disjoint neighbours and find dog |= animal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import shutil
 import socket
@@ -389,8 +390,15 @@ CHROMIUM_FLAGS = [
 @pytest.fixture
 def live_url(model: KeyedMixtures) -> Iterator[str]:
     """The explorer on a free loopback port, served by uvicorn in a thread."""
+    with serving(create_app(model)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` on a free loopback port, served by uvicorn in a thread: its URL."""
     listener = commands.listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

@@ -9,16 +9,21 @@
   per-dimension variance, with a header), which is how the paper's authors looked at
   their model (load them at https://projector.tensorflow.org).
 
-Every file is written through a temporary file and renamed into place, so a failure (an
-unwritable directory, a full disk) leaves no partial file, and an existing file is only
-replaced with ``--force``.  Inactive components (:mod:`w2gm.usage`) are left out unless
-``--all-components``; the projector's metadata then marks them.
+Outputs follow :mod:`w2gm.outputs`'s rules, as ``train``'s model does: every file is
+written through a temporary file and renamed into place, so a failure (an unwritable
+directory, a full disk, Ctrl-C, SIGTERM) leaves no partial file; the projector's two files
+are written into a new directory and moved into place together.  An existing file is only
+replaced with ``--force``, and never the model being exported, a symbolic link, a device or
+a FIFO; a second export to the same path while one runs stops at once.  Inactive
+components (:mod:`w2gm.usage`) are left out unless ``--all-components``; the projector's
+metadata then marks them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -27,9 +32,14 @@ import numpy as np
 
 from .errors import W2GMError
 from .keyed import KeyedMixtures
-from .modelfile import atomic_writer
+from .outputs import OutputRule, write_files
 
 FORMATS = ("word2vec", "word2vec-binary", "projector")
+PROJECTOR_FILES = ("tensors.tsv", "metadata.tsv")
+#: The OUT argument that names standard output (word2vec formats).
+STANDARD_OUTPUT = "-"
+#: An export replaces a file only with --force, and never the model it reads.
+EXPORT_OUTPUT = OutputRule("", "--force", "the model being exported; the export would replace it")
 #: Rows formatted per write, bounding the memory of a text export.
 CHUNK_ROWS = 4096
 
@@ -80,36 +90,30 @@ def write_projector_metadata(model: KeyedMixtures, rows: np.ndarray, handle: Bin
 
 
 def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: bool = False,
-           include_inactive: bool = False) -> list[Path]:
-    """Write ``model`` to ``output`` (a file; a directory for ``projector``) in ``fmt``;
-    returns the files written."""
+           include_inactive: bool = False, model_path: str | os.PathLike | None = None) -> list[Path]:
+    """Write ``model`` to ``output`` (a file; a directory for ``projector``; the string
+    ``-`` for standard output) in ``fmt``; returns the files written.  ``output`` is held to
+    :mod:`w2gm.outputs`'s rules, and may never be ``model_path``, the file the model came from."""
     if fmt not in FORMATS:
         raise W2GMError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    output = Path(output)
-    if fmt == "projector":
-        if output.exists() and not output.is_dir():
-            raise W2GMError(f"{output}: exists and is not a directory (projector writes two files into one)")
-        targets = [output / "tensors.tsv", output / "metadata.tsv"]
-        writers = [write_projector_tensors, write_projector_metadata]
-    else:
-        targets = [output]
-        binary = fmt == "word2vec-binary"
-        writers = [lambda m, r, h: write_word2vec(m, r, h, binary)]
-    for target in targets:
-        if target.is_dir():
-            raise W2GMError(f"{target}: is a directory")
-        if (target.exists() or target.is_symlink()) and not force:
-            raise W2GMError(f"{target}: exists; give --force to replace it")
-    if fmt == "projector":
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise W2GMError(f"cannot create {output}: {error.strerror or error}") from None
     rows = exported_rows(model, include_inactive)
-    for target, write in zip(targets, writers, strict=True):
-        with atomic_writer(target) as handle:
-            write(model, rows, handle)
-    return targets
+    if fmt == "projector":
+        names: list[str] | None = list(PROJECTOR_FILES)
+        writers = [
+            lambda h: write_projector_tensors(model, rows, h),
+            lambda h: write_projector_metadata(model, rows, h),
+        ]
+    else:
+        names, binary = None, fmt == "word2vec-binary"
+        writers = [lambda h: write_word2vec(model, rows, h, binary)]
+    if isinstance(output, str) and output == STANDARD_OUTPUT:  # the argument "-" itself: ./- is a file
+        if names is not None:
+            raise W2GMError("the projector's two files cannot go to standard output; give a directory")
+        writers[0](sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return []
+    inputs = [] if model_path is None else [Path(model_path)]
+    return write_files(output, writers, names, inputs, force, EXPORT_OUTPUT)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -122,9 +126,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "directory OUT.",
     )
     parser.add_argument("model", help="model file written by w2gm train")
-    parser.add_argument("out", metavar="OUT", help="file to write (a directory for --format projector)")
+    parser.add_argument("out", metavar="OUT",
+                        help="file to write (a directory for --format projector; - for standard output)")
     parser.add_argument("--format", choices=FORMATS, default="word2vec", help="(default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="replace files that exist")
+    parser.add_argument("--force", action="store_true",
+                        help="replace files that exist (never the model itself, a symbolic link, device or FIFO)")
     parser.add_argument("--all-components", action="store_true",
                         help="export inactive components too (the projector's metadata marks them)")
     parser.set_defaults(run=_run)
@@ -132,8 +138,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     model = KeyedMixtures.load(args.model)
-    written = export(model, args.out, args.format, args.force, args.all_components)
+    written = export(model, args.out, args.format, args.force, args.all_components, model_path=args.model)
     rows = len(exported_rows(model, args.all_components))
     print(f"w2gm: wrote {rows:,} vectors of dimension {model.vector_size} ({args.format}) to "
-          f"{', '.join(map(str, written))}")
+          f"{', '.join(map(str, written)) or 'standard output'}", file=sys.stderr if not written else sys.stdout)
     return 0

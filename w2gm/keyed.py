@@ -12,6 +12,7 @@ Components the usage pass found almost never in use (:mod:`w2gm.usage_pass`,
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,11 +70,13 @@ class KeyedMixtures(VectorQueries):
         c = modelfile.load(path)
         return cls(c.vocab, c.input, c.output, c.config, c.training, c.usage)
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, before_replace: Callable[[], None] | None = None) -> None:
+        """Write the model file atomically; ``before_replace`` may refuse the final rename
+        (:meth:`w2gm.outputs.Claim.verify`)."""
         contents = modelfile.ModelContents(
             self.vocab, self.input, self.output, self.config, self.training, self.usage
         )
-        modelfile.save(path, contents)
+        modelfile.save(path, contents, before_replace)
 
     def all_components(self) -> KeyedMixtures:
         """The same model with every component active (usage forgotten), for measuring what
@@ -176,10 +179,9 @@ class KeyedMixtures(VectorQueries):
     ) -> np.ndarray:
         """:meth:`disambiguate` for many contexts at once, ``[N, K]`` (rows sum to 1), scored
         in one batch."""
-        word_id = self.vocab.id(word)
         size = window if window is not None else self.training_window
-        ids = senses.context_windows(self.vocab, word, contexts, size)
-        return self.posteriors(np.full(len(ids), word_id), ids, include_inactive).numpy()
+        ids = senses.context_windows(self.vocab, word, contexts, size)  # checks the arguments
+        return self.posteriors(np.full(len(ids), self.vocab.id(word)), ids, include_inactive).numpy()
 
     def posteriors(
         self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False
@@ -243,14 +245,19 @@ class KeyedMixtures(VectorQueries):
         too, when a whole word is asked for) unless ``include_inactive``.  Lists of keys
         (``positive=["king", "woman"], negative=["man"]``) or a vector do gensim's vector
         arithmetic (:meth:`~w2gm.vectors.VectorQueries.most_similar_vectors`).
+
+        ``topn`` follows gensim 4 for a word and a list alike: below 1 gives ``[]``, None
+        every score (an array over the rows ranked: words, or components).
         """
-        if isinstance(negative, int):  # most_similar(key, n): the older positional topn
+        if isinstance(negative, int) and not isinstance(negative, bool):  # most_similar(key, n): the older topn
             topn, negative = negative, None
+        if topn is not None and (isinstance(topn, bool) or not isinstance(topn, int | np.integer)):
+            raise W2GMError(f"topn must be a whole number or None, got {topn!r}")
+        if topn is not None and topn < 1:
+            return []
         if not isinstance(positive, str) or negative or restrict_vocab is not None:
             return self.most_similar_vectors(positive, negative, topn, restrict_vocab)  # type: ignore[return-value]
         key = positive
-        if topn < 1:
-            raise W2GMError(f"topn must be at least 1, got {topn}")
         word_id, component = self.parse_component(key)
         k = self.components_per_word
         units = self.unit_means()
@@ -258,6 +265,8 @@ class KeyedMixtures(VectorQueries):
         if component is not None:
             scores = (units @ units[word_id * k + component]).masked_fill(~active.flatten(), -np.inf)
             scores[word_id * k : (word_id + 1) * k] = -np.inf
+            if topn is None:
+                return scores.numpy()  # type: ignore[return-value]
             best = torch.topk(scores, min(topn, int(active.sum()) - int(active[word_id].sum())))
             return [
                 (f"{self.vocab.words[i // k]}:{i % k}", float(s))
@@ -267,6 +276,8 @@ class KeyedMixtures(VectorQueries):
         scores = (units @ units[own].T).masked_fill(~active.flatten().unsqueeze(-1), -np.inf)
         scores = scores.reshape(len(self), -1).amax(-1)
         scores[word_id] = -np.inf
+        if topn is None:
+            return scores.numpy()  # type: ignore[return-value]
         best = torch.topk(scores, min(topn, len(self) - 1))
         ranked = zip(best.values.tolist(), best.indices.tolist(), strict=True)
         return [(self.vocab.words[i], float(s)) for s, i in ranked]

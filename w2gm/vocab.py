@@ -49,6 +49,8 @@ class Vocabulary:
         return found
 
     def id(self, word: str) -> int:
+        if not isinstance(word, str):
+            raise W2GMError(f"a word must be a string, got {type(word).__name__} {word!r}")
         found = self.find(word)
         if found < 0:
             raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary{self.did_you_mean(word)}")

@@ -17,7 +17,7 @@ import torch
 from .. import energy, measures
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
-from ..senses import context_windows
+from ..senses import context_windows, known_context
 from ..spelling import without_hint
 from .examples import worth_exploring
 from .projection import project
@@ -90,6 +90,9 @@ class SenseView:
     context_words: list[str]
     posterior: list[float]
     chosen: int
+    #: No known context word was found (the word itself does not count): the posterior is
+    #: the prior, the mixture weights.
+    prior_only: bool
 
 
 @dataclass(frozen=True)
@@ -238,8 +241,8 @@ class Explorer:
         self.word_id(word)  # a NotFound with suggestions for an unknown word
         ids = context_windows(self.model.vocab, word, [context], self.model.training_window)[0]
         posterior = self.model.disambiguate(word, context)
-        read = [self.model.vocab.words[i] for i in ids.tolist() if i >= 0]
-        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()))
+        read = known_context(self.model.vocab, ids)
+        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()), not read)
 
     def _map(self, word_id: int, nearest: list[list[Neighbour]]) -> list[MapPoint]:
         """The word's components and their neighbours in the PCA plane of their means."""
