@@ -22,9 +22,11 @@ TOPICS = ("river", "money", "music", "food", "sport", "space")
 SENSES = ("river", "money")
 
 
-def write_two_sense_corpus(path: Path, sentences: int = 12_000, length: int = 10, seed: int = 0) -> Path:
+def write_two_sense_corpus(path: Path, sentences: int = 12_000, length: int = 10, seed: int = 0,
+                           stopwords: tuple[str, ...] = ()) -> Path:
     """Each sentence draws words from one of six topics; ``bank`` appears in half the
-    "river" and half the "money" sentences, so its contexts come from two disjoint groups."""
+    "river" and half the "money" sentences, so its contexts come from two disjoint groups.
+    Each of ``stopwords`` appears once in every sentence, whatever its topic."""
     rng = np.random.default_rng(seed)
     lines = []
     for _ in range(sentences):
@@ -32,6 +34,8 @@ def write_two_sense_corpus(path: Path, sentences: int = 12_000, length: int = 10
         words = list(rng.choice(topic_words(topic), size=length))
         if topic in SENSES and rng.random() < 0.5:
             words.insert(int(rng.integers(length + 1)), AMBIGUOUS)
+        for word in stopwords:
+            words.insert(int(rng.integers(len(words) + 1)), word)
         lines.append(" ".join(words))
     path.write_text("\n".join(lines) + "\n")
     return path

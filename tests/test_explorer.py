@@ -9,6 +9,7 @@ explorer must show two cards with disjoint neighbours and find dog |= animal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import shutil
 import socket
@@ -32,6 +33,7 @@ from w2gm import cli, energy, measures
 from w2gm.errors import W2GMError
 from w2gm.explorer import commands
 from w2gm.explorer.app import MAX_KEY_LENGTH, MAX_NEIGHBOURS, MAX_SUGGESTIONS, create_app
+from w2gm.explorer.examples import MAX_FREQUENCY, worth_exploring
 from w2gm.explorer.projection import project
 from w2gm.keyed import KeyedMixtures
 from w2gm.mixture import MixtureTable
@@ -388,8 +390,15 @@ CHROMIUM_FLAGS = [
 @pytest.fixture
 def live_url(model: KeyedMixtures) -> Iterator[str]:
     """The explorer on a free loopback port, served by uvicorn in a thread."""
+    with serving(create_app(model)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` on a free loopback port, served by uvicorn in a thread: its URL."""
     listener = commands.listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:
@@ -494,3 +503,57 @@ def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureF
         driver.quit()
     with capsys.disabled():
         print(f"\nexplorer screenshots: {screenshot} {pair_screenshot}")
+
+
+#: What the map's labels must measure on a phone's screen, in CSS pixels.
+READABLE_PX = 11
+
+
+def test_phone_width_in_chromium(live_url: str) -> None:
+    """At 420 px the map is drawn at the panel's width, so that its labels keep their size,
+    and the card "Which sense?" chooses is scrolled into view."""
+    driver = chromium()
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        driver.set_window_size(420, 700)
+        wait = WebDriverWait(driver, 15)
+        driver.get(live_url + "#/word/bank")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".component-card")) == 2)
+        assert driver.execute_script("return window.innerWidth") <= 420
+        sizes = driver.execute_script("""
+            const plot = document.querySelector('.map svg');
+            const scale = plot.getBoundingClientRect().width / plot.viewBox.baseVal.width;
+            return [...plot.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+        """)
+        assert sizes and min(sizes) >= READABLE_PX - 0.01, sizes
+
+        # the money card is the second, below the fold of a phone until it is chosen
+        driver.find_element(By.ID, "context").send_keys(" ".join(sorted(MONEY)))
+        driver.find_element(By.CSS_SELECTOR, "#context-form button").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".component-card.chosen"))
+        chosen = driver.find_element(By.CSS_SELECTOR, ".component-card.chosen")
+        assert chosen.get_attribute("data-component") == "1"
+        top, bottom, height = driver.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.top, r.bottom, window.innerHeight];", chosen)
+        assert top >= 0 and bottom <= height, (top, bottom, height)
+        assert not severe_console_messages(driver)
+    finally:
+        driver.quit()
+
+
+def test_first_page_of_a_one_component_model_skips_the_most_frequent_words() -> None:
+    """No second component to show: the most frequent words under 1 in 1,000 tokens, so
+    not the function words at the top of a Zipf vocabulary."""
+    words = [f"w{i}" for i in range(5000)]
+    counts = (1e6 / np.arange(1, len(words) + 1)).astype(np.int64)  # Zipf: w0 is 1/9 of the text
+    table = MixtureTable.initialise(len(words), 1, 4, "spherical", 0.05, torch.Generator().manual_seed(0))
+    model = KeyedMixtures(Vocabulary(words, counts), table)
+    examples, note = worth_exploring(model)
+    share = counts / counts.sum()
+    first = int(np.argmax(share <= MAX_FREQUENCY))
+    assert first > 0 and examples == words[first:first + 8] and note == "frequent words"
+    small = MixtureTable(*(t[:10] for t in table.parameters().values()))
+    tiny = KeyedMixtures(Vocabulary(words[:10], counts[:10]), small)
+    assert worth_exploring(tiny)[0] == words[:8]  # every word is frequent: the most frequent

@@ -37,3 +37,19 @@ def test_trained_model_pair_and_errors(client):
     assert pair.status_code == 200
     missing = client.get("/api/word/banc")
     assert missing.status_code == 404 and AMBIGUOUS in str(missing.json())
+
+
+STOPWORDS = ("the", "of", "and")
+
+
+def test_first_page_suggests_the_two_sense_word_and_no_stopword(tmp_path):
+    """Stopwords in every sentence are the most frequent words, with two components in use
+    and pointing apart; the first page must still suggest the word with two senses first
+    and none of them (trained as the default preset trains: nll, five negatives, split)."""
+    corpus = write_two_sense_corpus(tmp_path / "stopwords.txt", sentences=6000, stopwords=STOPWORDS)
+    model = w2gm.train(corpus, **{**PLANTED, "objective": "nll", "negatives": 5, "split_at": 0.4, "epochs": 6})
+    assert set(model.vocab.words[:3]) == set(STOPWORDS)  # the most frequent words
+    with TestClient(create_app(model)) as client:
+        info = client.get("/api/info").json()
+    assert info["examples"][0] == AMBIGUOUS
+    assert not set(STOPWORDS) & set(info["examples"]) and "senses" in info["examples_note"]

@@ -148,7 +148,7 @@ class Bar:
     def update(self, count):
         self.bytes += count
 
-    def set_postfix_str(self, words, refresh):
+    def describe(self, words):
         self.words = words
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .config import PRESETS
+from .config import FIELDS, PRESETS
 
 AUTO = "auto"
 
@@ -65,3 +65,27 @@ def describe(rule: Rule, tokens: int, given: Iterable[str] = ()) -> str:
     if kept:
         parts.append(f"{', '.join(kept)} as given")
     return f"auto: {rule.name} for {tokens:,} tokens ({'; '.join(parts)})"
+
+
+def _tokens(count: float) -> str:
+    return f"{count / 1e6:g}M"
+
+
+def default_help(name: str) -> str | None:
+    """What ``--help`` gives as the default of an option that the rules set, e.g. for
+    ``epochs``: "set by --preset auto from the corpus size: 20 up to 1.5M tokens, 15 up
+    to 50M, 7 up to 500M, 5 beyond; --preset paper: 5"; None for other options."""
+    if not any(name in rule.settings for rule in RULES):
+        return None
+    paper = FIELDS[name].default
+    tiers: list[tuple[Any, float]] = []  # (value, up to tokens), neighbouring rules with one value merged
+    for rule in RULES:
+        value = rule.settings.get(name, paper)
+        if tiers and tiers[-1][0] == value:
+            tiers[-1] = (value, rule.up_to_tokens)
+        else:
+            tiers.append((value, rule.up_to_tokens))
+    parts = [f"{value} up to {_tokens(limit)}" + (" tokens" if i == 0 else "")
+             for i, (value, limit) in enumerate(tiers[:-1])]
+    parts.append(f"{tiers[-1][0]} beyond")
+    return f"set by --preset auto from the corpus size: {', '.join(parts)}; --preset paper: {paper}"

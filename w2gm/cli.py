@@ -2,28 +2,35 @@
 
 A command module offers ``register(subparsers)``, adding its parser with
 ``set_defaults(run=function)``; ``function(args)`` returns the exit code.  User errors
-are raised as :class:`W2GMError` and printed as one line, exit code 2.
+are raised as :class:`W2GMError` and printed as one line, exit code 2; Ctrl-C and SIGTERM
+print what they left (exit 130, 143); a closed pipe on standard output ends the command
+quietly, as it ends ``cat`` (exit 141), whichever command was writing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, autopreset
+from .argparser import Parser
 from .config import FIELDS, PRESETS
 from .errors import W2GMError
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One flag per TrainConfig field, with the field's help and default.  Flags left out
-    stay out of the namespace, so that a preset can supply them."""
+    """One flag per TrainConfig field, with the field's help and default (for the options
+    ``--preset auto`` sets, how it sets them).  Flags left out stay out of the namespace,
+    so that a preset can supply them."""
     for name, spec in FIELDS.items():
         flag = "--" + name.replace("_", "-")
-        help_text = f"{spec.metadata['help']} (default: {spec.default})".replace("%", "%%")
+        default = autopreset.default_help(name) or spec.default
+        help_text = f"{spec.metadata['help']} (default: {default})".replace("%", "%%")
         if isinstance(spec.default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=SUPPRESS, help=help_text)
             continue
@@ -55,10 +62,12 @@ def _run_train(args: argparse.Namespace) -> int:
         return 0
     t = model.training
     replaced = f"; {t['replaced_bytes']} undecodable bytes replaced" if t["replaced_bytes"] else ""
+    # w2gm.training_progress: why this share and not the training loss
+    fit = "" if t["ranked"] is None else f", true contexts above random words {100 * t['ranked']:.1f}%"
     print(
         f"w2gm: trained {len(model.vocab)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
-        f"{t['tokens_per_second']:,.0f} tokens/s, mean loss {t['mean_loss']:.4f}{replaced}; "
+        f"{t['tokens_per_second']:,.0f} tokens/s{fit}{replaced}; "
         f"preset {model.config.get('preset')}; saved {t['output']}"
     )
     return 0
@@ -86,7 +95,11 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
         help="let the model replace an existing file that is not a w2gm model (an earlier model is "
         "always replaced; a corpus file, directory, device or symbolic link never is)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true",
+        help="no progress (otherwise a bar on a terminal; in a log, a line at the end of each epoch and "
+        "at least once a minute)",
+    )
     parser.add_argument(
         "--checkpoint-dir", metavar="DIR", default=None,
         help="where the run keeps its corpus ids and checkpoints until the model is saved "
@@ -108,10 +121,9 @@ def register_train(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--preset", choices=tuple(PRESETS), default=None,
-        help="option set under your flags: 'auto' picks subsampling, rate and epochs for the corpus's size "
-        "(the 'small' settings up to 50M tokens, with 20 epochs up to 1.5M, A.2's over 500M, in between "
-        "between them) and says which in "
-        "the summary; 'paper' is A.2 as published (for billions of tokens); "
+        help="option set under your flags: 'auto' sets the options whose default says so once it knows "
+        "the corpus's size, and the summary line says what it chose; 'paper' is A.2 as published "
+        "(for billions of tokens); "
         + "'small' sets " + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in PRESETS["small"].items())
         + " for corpora of a few million tokens (default: auto)",
     )
@@ -124,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import commands as evaluate_commands
     from .explorer import commands as explorer_commands
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="w2gm",
         description="Multimodal word distributions: learn, evaluate and explore Gaussian-mixture word embeddings.",
     )
@@ -137,17 +149,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
     except W2GMError as error:
         print(f"w2gm: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stopped:
         # SIGTERM arrives as Stopped (w2gm.stopping); what was half-written is removed by now
-        print(f"w2gm: {stopped or 'interrupted'}", file=sys.stderr)
-        return getattr(stopped, "exit_code", 130)
+        print(f"w2gm: {str(stopped) or 'interrupted'}", file=sys.stderr)
+        return getattr(stopped, "exit_code", 128 + signal.SIGINT)
+
+
+def _reader_gone() -> int:
+    """Standard output is a pipe whose reader has gone (``w2gm neighbours m rock | head -1``):
+    stop quietly with the status a process killed by SIGPIPE has, as ``cat`` does.  Python
+    ignores SIGPIPE, so the write raised instead; what is still buffered for the pipe is
+    dropped rather than written (and failing again) at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -16,17 +16,21 @@ component rows: its words are its components.
   empty), which is how the paper's authors looked at their model (load them at
   https://projector.tensorflow.org).
 
-Every file is written through a temporary file and renamed into place, so a failure (an
-unwritable directory, a full disk) leaves no partial file, and an existing file is only
-replaced with ``--force``.  Inactive components (:mod:`w2gm.usage`) are left out, and do not
-count in the words' means, unless ``--all-components``; the projector's metadata then marks
-them.
+Outputs follow :mod:`w2gm.outputs`'s rules, as ``train``'s model does: every file is
+written through a temporary file and renamed into place, so a failure (an unwritable
+directory, a full disk, Ctrl-C, SIGTERM) leaves no partial file; the projector's two files
+are written into a new directory and moved into place together.  An existing file is only
+replaced with ``--force``, and never the model being exported, a symbolic link, a device or
+a FIFO; a second export to the same path while one runs stops at once.  Inactive
+components (:mod:`w2gm.usage`) are left out, and do not count in the words' means, unless
+``--all-components``; the projector's metadata then marks them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import BinaryIO
 
@@ -35,10 +39,15 @@ import numpy as np
 from .errors import W2GMError
 from .keyed import KeyedMixtures
 from .keytable import KEY_KINDS, KeyTable
-from .modelfile import atomic_writer
+from .outputs import OutputRule, write_files
 from .word2vec_format import CHUNK_ROWS, write_word2vec
 
 FORMATS = ("word2vec", "word2vec-binary", "projector")
+PROJECTOR_FILES = ("tensors.tsv", "metadata.tsv")
+#: The OUT argument that names standard output (word2vec formats).
+STANDARD_OUTPUT = "-"
+#: An export replaces a file only with --force, and never the model it reads.
+EXPORT_OUTPUT = OutputRule("", "--force", "the model being exported; the export would replace it")
 
 
 def default_keys(fmt: str, components_per_word: int) -> str:
@@ -83,39 +92,34 @@ def write_projector_metadata(model: KeyedMixtures, table: KeyTable, rows: np.nda
 
 
 def export(model: KeyedMixtures, output: str | os.PathLike, fmt: str, force: bool = False,
-           include_inactive: bool = False, keys: str | None = None) -> list[Path]:
-    """Write the ``keys`` rows of ``model`` (:func:`default_keys` if None) to
-    ``output`` (a file; a directory for ``projector``) in ``fmt``; returns the files written."""
+           include_inactive: bool = False, model_path: str | os.PathLike | None = None,
+           keys: str | None = None) -> list[Path]:
+    """Write the ``keys`` rows of ``model`` (:func:`default_keys` if None) to ``output`` (a
+    file; a directory for ``projector``; the string ``-`` for standard output) in ``fmt``;
+    returns the files written.  ``output`` is held to :mod:`w2gm.outputs`'s rules, and may
+    never be ``model_path``, the file the model came from."""
     if fmt not in FORMATS:
         raise W2GMError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     table = model.key_table(include_inactive)
     rows = exported_rows(model, keys or default_keys(fmt, model.components_per_word), include_inactive)
-    output = Path(output)
     if fmt == "projector":
-        if output.exists() and not output.is_dir():
-            raise W2GMError(f"{output}: exists and is not a directory (projector writes two files into one)")
-        targets = [output / "tensors.tsv", output / "metadata.tsv"]
-        writers = [lambda h: write_projector_tensors(table, rows, h),
-                   lambda h: write_projector_metadata(model, table, rows, h)]
+        names: list[str] | None = list(PROJECTOR_FILES)
+        writers = [
+            lambda h: write_projector_tensors(table, rows, h),
+            lambda h: write_projector_metadata(model, table, rows, h),
+        ]
     else:
-        targets = [output]
-        binary = fmt == "word2vec-binary"
+        names, binary = None, fmt == "word2vec-binary"
         writers = [lambda h: write_word2vec([table.index_to_key[row] for row in rows], table.vectors[rows], h,
                                             binary)]
-    for target in targets:
-        if target.is_dir():
-            raise W2GMError(f"{target}: is a directory")
-        if (target.exists() or target.is_symlink()) and not force:
-            raise W2GMError(f"{target}: exists; give --force to replace it")
-    if fmt == "projector":
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise W2GMError(f"cannot create {output}: {error.strerror or error}") from None
-    for target, write in zip(targets, writers, strict=True):
-        with atomic_writer(target) as handle:
-            write(handle)
-    return targets
+    if isinstance(output, str) and output == STANDARD_OUTPUT:  # the argument "-" itself: ./- is a file
+        if names is not None:
+            raise W2GMError("the projector's two files cannot go to standard output; give a directory")
+        writers[0](sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return []
+    inputs = [] if model_path is None else [Path(model_path)]
+    return write_files(output, writers, names, inputs, force, EXPORT_OUTPUT)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -128,12 +132,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the mean of its mixture; a component's, keyed word:k, its mean.",
     )
     parser.add_argument("model", help="model file written by w2gm train")
-    parser.add_argument("out", metavar="OUT", help="file to write (a directory for --format projector)")
+    parser.add_argument("out", metavar="OUT",
+                        help="file to write (a directory for --format projector; - for standard output)")
     parser.add_argument("--format", choices=FORMATS, default="word2vec", help="(default: %(default)s)")
     parser.add_argument("--keys", choices=KEY_KINDS,
                         help="one row per word, per active component (word:k), or both, words first (default: "
                         "words; components for --format projector)")
-    parser.add_argument("--force", action="store_true", help="replace files that exist")
+    parser.add_argument("--force", action="store_true",
+                        help="replace files that exist (never the model itself, a symbolic link, device or FIFO)")
     parser.add_argument("--all-components", action="store_true",
                         help="export inactive components too, and count them in the words' means (the "
                         "projector's metadata marks them)")
@@ -143,8 +149,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     model = KeyedMixtures.load(args.model)
     keys = args.keys or default_keys(args.format, model.components_per_word)
-    written = export(model, args.out, args.format, args.force, args.all_components, keys)
+    written = export(model, args.out, args.format, args.force, args.all_components, model_path=args.model, keys=keys)
     rows = len(exported_rows(model, keys, args.all_components))
     print(f"w2gm: wrote {rows:,} vectors of dimension {model.vector_size} ({args.format}, keys: {keys}) to "
-          f"{', '.join(map(str, written))}")
+          f"{', '.join(map(str, written)) or 'standard output'}", file=sys.stderr if not written else sys.stdout)
     return 0

@@ -29,9 +29,10 @@ from . import measures, modelfile, senses
 from .errors import QueryError, UnknownKeyError, W2GMError, os_reason
 from .keytable import KEY_KINDS
 from .mixture import MixtureTable
+from .spelling import did_you_mean
 from .tokenize import model_tokenizer, query_normalizer
 from .usage import Usage
-from .vectors import Key, VectorQueries, as_list
+from .vectors import Key, VectorQueries, as_list, older_topn
 from .vocab import Vocabulary
 from .word2vec_format import write_word2vec
 
@@ -80,11 +81,13 @@ class KeyedMixtures(VectorQueries):
         c = modelfile.load(path)
         return cls(c.vocab, c.input, c.output, c.config, c.training, c.usage)
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, before_replace: Callable[[], None] | None = None) -> None:
+        """Write the model file atomically; ``before_replace`` may refuse the final rename
+        (:meth:`w2gm.outputs.Claim.verify`)."""
         contents = modelfile.ModelContents(
             self.vocab, self.input, self.output, self.config, self.training, self.usage
         )
-        modelfile.save(path, contents)
+        modelfile.save(path, contents, before_replace)
 
     def all_components(self) -> KeyedMixtures:
         """The same model with every component active (usage forgotten), for measuring what
@@ -185,10 +188,9 @@ class KeyedMixtures(VectorQueries):
     ) -> np.ndarray:
         """:meth:`disambiguate` for many contexts at once, ``[N, K]`` (rows sum to 1), scored
         in one batch."""
-        word_id = self.vocab.id(word)
         size = window if window is not None else self.training_window
-        ids = senses.context_windows(self.vocab, word, contexts, size)
-        return self.posteriors(np.full(len(ids), word_id), ids, include_inactive).numpy()
+        ids = senses.context_windows(self.vocab, word, contexts, size)  # checks the arguments
+        return self.posteriors(np.full(len(ids), self.vocab.id(word)), ids, include_inactive).numpy()
 
     def posteriors(
         self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False
@@ -215,7 +217,19 @@ class KeyedMixtures(VectorQueries):
                     f"component {k} of {word!r} does not exist: the model has K={self.components_per_word}"
                 )
             return self.vocab.id(word), k
-        raise UnknownKeyError(f"unknown word {key!r}: not in the model's vocabulary")
+        hint = did_you_mean(self.key_suggestions(key, limit=3))
+        raise UnknownKeyError(f"unknown word {key!r}: not in the model's vocabulary{hint}")
+
+    def key_suggestions(self, key: str, limit: int = 5) -> list[str]:
+        """What an unknown ``key`` may have meant: the components of its word when only the
+        component is wrong (``rock:7``), else words spelled like it, with its ``:i`` kept."""
+        word, sep, component = key.rpartition(":")
+        if not (sep and component.isdigit()):
+            word, component = key, None
+        elif word in self.vocab:
+            return [f"{word}:{i}" for i in range(self.components_per_word)]
+        suffix = "" if component is None else f":{component}"
+        return [guess + suffix for guess in self.vocab.lookup.close_matches(word, limit)]
 
     def unit_means(self) -> Tensor:
         """All component means normalised to unit length, ``[V * K, D]`` (row = word * K + k)."""
@@ -239,8 +253,7 @@ class KeyedMixtures(VectorQueries):
         if measure == "cosine":
             return super().most_similar(positive, negative, topn, clip_start, clip_end, restrict_vocab, indexer,
                                         kind=kind, include_inactive=include_inactive)
-        if isinstance(negative, int) and not isinstance(negative, bool):
-            topn, negative = negative, None
+        negative, topn = older_topn(negative, topn)
         words = as_list(positive)
         if negative is not None or len(words) != 1 or not isinstance(words[0], str):
             raise QueryError(f"measure={measure!r} ranks words by their mixtures: give one word, no negative")
@@ -261,6 +274,8 @@ class KeyedMixtures(VectorQueries):
             scores = self._scores(score, word_id, count, include_inactive)
         if topn is None:
             return scores.numpy()
+        if topn < 1:
+            return []
         if word_id < count:
             scores[word_id] = -torch.inf
         best = torch.topk(scores, max(0, min(topn, count - int(word_id < count))))

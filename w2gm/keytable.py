@@ -193,6 +193,10 @@ class TableAccess:
 
     def _unknown(self, key: object) -> str:
         """Why ``key`` is not a key, in words."""
+        if not isinstance(key, KEY_TYPES) or isinstance(key, bool):
+            return f"a key must be a word, a word:k key or a row number, got {type(key).__name__} {key!r}"
+        if not isinstance(key, str):
+            return f"row {key} is not in the table of {len(self.key_table())} keys"
         stem, sep, component = key.rpartition(":") if isinstance(key, str) else ("", "", "")
         if sep and component.isdigit() and stem in self.vocab:
             k = self.components_per_word
@@ -201,7 +205,7 @@ class TableAccess:
             if k == 1:
                 return f"{key!r}: a K=1 model's words are its components; the key is {stem!r}"
             return f"{key!r} is an inactive component, not a key (model.components({stem!r}) has it)"
-        return f"unknown key {key!r}: not in the model's vocabulary"
+        return f"unknown key {key!r}: not in the model's vocabulary{self.vocab.did_you_mean(key)}"
 
     def get_vector(self, key: Key, norm: bool = False) -> np.ndarray:
         """The vector of ``key`` (read-only), scaled to unit length with ``norm``."""

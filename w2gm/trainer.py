@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from . import distributed, limits, optim
 from .checkpoint import CheckpointDir, CheckpointSchedule, Position
@@ -36,6 +35,7 @@ from .mixture import MixtureTable
 from .sampling import PairSampler
 from .split import principal_axes, retie, split_along, split_components, split_tokens, tie_components
 from .stopping import StopRequest, TrainingInterrupted
+from .training_progress import PairProbe, TrainingProgress
 from .vocab import Vocabulary
 
 #: With several ranks and no --span-tokens, spans are at most this fraction of a shard.
@@ -239,8 +239,8 @@ class Trainer:
         self.updater.chunks = chunks  # type: ignore[attr-defined]
         return chunks
 
-    def _stop_mid_span(self, position: Position, chunks: SpanChunks, span: tuple[int, int], loss: float,
-                       pairs: int, total: int, checkpointing: Checkpointing, seconds: float, bar: tqdm) -> None:
+    def _stop_mid_span(self, position: Position, chunks: SpanChunks, span: tuple[int, int], loss: float, pairs: int,
+                       total: int, checkpointing: Checkpointing, seconds: float, bar: TrainingProgress) -> None:
         """Save what the span's trained chunks did, with their list, and stop."""
         position.loss += loss
         position.pairs += pairs
@@ -288,8 +288,8 @@ class Trainer:
         # contiguous slices (whole books, for Gutenberg) and a fraction of each word's contexts
         corpus = data if group.world_size == 1 else ids
         merger = self._merger()
-        bar = tqdm(total=total, initial=position.tokens, unit="tok", unit_scale=True,
-                   disable=not (progress and group.is_main), dynamic_ncols=True)
+        probe = PairProbe(ids, self.vocab, config, self.device) if group.is_main else None
+        bar = TrainingProgress(probe, total, position.tokens, config.epochs, progress and group.is_main)
         compile_start = time.monotonic()
         if self.backend in ("numba", "triton"):
             self.updater.compile()  # type: ignore[attr-defined]  # before signals only set a flag
@@ -353,9 +353,7 @@ class Trainer:
                         raise W2GMError(position.diverged(loss, epoch, directory))
                     if self.after_span(position.tokens, total, corpus):
                         merger.rebase()  # the same change on every rank, not one to merge
-                    bar.set_postfix(loss=f"{loss / max(pairs * config.negatives, 1):.4f}", lr=f"{lr:.2e}",
-                                    epoch=epoch + 1, refresh=False)
-                    bar.update(trained)  # after the postfix, so that the bar shows this span's figures
+                    bar.after_span(trained, epoch, lr)
                     if stops or due:
                         position.seconds = earlier_seconds + time.monotonic() - session_start
                         self.save_checkpoint(checkpointing, position)
@@ -365,6 +363,7 @@ class Trainer:
                         assert checkpointing is not None  # signals are only caught when checkpointing
                         raise TrainingInterrupted(position.interrupted(total, checkpointing.directory))
                 position.epoch = epoch + 1
+                bar.after_epoch(epoch, lr, self.tables["input"], self.tables.get("output", self.tables["input"]))
                 offsets = [0] * group.world_size
                 position.offsets = list(offsets)
         bar.close()
@@ -377,6 +376,10 @@ class Trainer:
             "seconds": seconds,
             "tokens_per_second": session_tokens / max(session_seconds, 1e-9),
             "mean_loss": position.loss / max(position.pairs * config.negatives, 1),
+            # the probe's last share of true contexts ranked above random words, and its cost
+            # (w2gm.training_progress); None on ranks other than 0
+            "ranked": bar.ranked,
+            "probe_seconds": bar.seconds,
             "final_lr": lr,
             "backend": self.backend,
             "world_size": group.world_size,

@@ -40,6 +40,21 @@ def as_list(items: Any) -> list:
     return list(items)
 
 
+def older_topn(negative: Any, topn: Any) -> tuple[Any, int | None]:
+    """w2gm's older ``most_similar(key, 5)`` (an int as ``negative`` is the topn, where gensim
+    would read a row number), and gensim 4's one rule for ``topn``: a whole number (below 1
+    asks for nothing) or None (every score)."""
+    if isinstance(negative, Integral) and not isinstance(negative, bool):
+        negative, topn = None, int(negative)
+    check_topn(topn)
+    return negative, topn
+
+
+def check_topn(topn: Any) -> None:
+    if topn is not None and (isinstance(topn, bool) or not isinstance(topn, Integral)):
+        raise W2GMError(f"topn must be a whole number or None, got {topn!r}")
+
+
 @dataclass(frozen=True)
 class _Space:
     """The keys a query may answer with: their cosines with a vector, their words, which
@@ -152,9 +167,8 @@ class VectorQueries(TableAccess):
         """gensim's ``most_similar`` (3CosAdd): keys by cosine with the normalised weighted
         mean of the query keys' unit vectors; ``topn=None`` gives every row's cosine.  The
         answers are words, or components where the query names one (or ``kind`` says)."""
-        if isinstance(negative, Integral) and not isinstance(negative, bool) and isinstance(positive, str):
-            topn, negative = int(negative), None  # most_similar("rock", 5): w2gm's older positional topn
-        if isinstance(topn, Integral) and topn < 1:
+        negative, topn = older_topn(negative, topn)
+        if topn is not None and topn < 1:
             return []
         keys, weights = self._query_keys(positive, negative)
         if not keys:
@@ -178,7 +192,8 @@ class VectorQueries(TableAccess):
     ) -> list[tuple[str, float]] | np.ndarray:
         """3CosMul (Levy and Goldberg 2014, Eq. 4): the product of the positive keys'
         cosines over the product of the negative ones', each cosine shifted to [0, 1]."""
-        if isinstance(topn, Integral) and topn < 1:
+        check_topn(topn)
+        if topn is not None and topn < 1:
             return []
         plus = [self._resolve(key, include_inactive) for key in as_list(positive)]
         minus = [self._resolve(key, include_inactive) for key in as_list(negative)]

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import UnknownKeyError
+from .errors import UnknownKeyError, W2GMError
+from .spelling import WordLookup, did_you_mean
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Vocabulary:
     #: Maps a word as a user writes it to the vocabulary's form (the model's tokenizer,
     #: :func:`w2gm.tokenize.query_normalizer`); None: words are looked up as written.
     normalize: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
+    _lookup: WordLookup | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.counts = np.asarray(self.counts, dtype=np.int64)
@@ -47,10 +49,23 @@ class Vocabulary:
         return found
 
     def id(self, word: str) -> int:
+        if not isinstance(word, str):
+            raise W2GMError(f"a word must be a string, got {type(word).__name__} {word!r}")
         found = self.find(word)
         if found < 0:
-            raise UnknownKeyError(f"unknown word {word!r}: not in the model's vocabulary")
+            raise UnknownKeyError(f"unknown word {word!r}: not in the model's vocabulary{self.did_you_mean(word)}")
         return found
+
+    @property
+    def lookup(self) -> WordLookup:
+        """Prefix completion and close matches over these words (built on first use)."""
+        if self._lookup is None:
+            self._lookup = WordLookup(self.words)
+        return self._lookup
+
+    def did_you_mean(self, word: str) -> str:
+        """``"; did you mean 'rock'?"`` for an unknown ``word``, or nothing."""
+        return did_you_mean(self.lookup.close_matches(word, limit=3))
 
     @classmethod
     def from_counts(

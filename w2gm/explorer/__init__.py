@@ -1,6 +1,6 @@
 """The explorer: a local web app for a model's senses, uncertainty and entailment.
 
 ``views`` computes what the page shows from a :class:`~w2gm.keyed.KeyedMixtures`,
-``lookup`` finds words from what was typed, ``projection`` draws components in 2-D,
+``projection`` draws components in 2-D,
 ``app`` serves all of it over HTTP and ``commands`` adds ``w2gm serve``.
 """

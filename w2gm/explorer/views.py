@@ -17,8 +17,9 @@ import torch
 from .. import energy, measures
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
-from ..senses import context_windows
-from .lookup import WordLookup
+from ..senses import context_windows, known_context
+from ..spelling import without_hint
+from .examples import worth_exploring
 from .projection import project
 
 
@@ -89,6 +90,9 @@ class SenseView:
     context_words: list[str]
     posterior: list[float]
     chosen: int
+    #: No known context word was found (the word itself does not count): the posterior is
+    #: the prior, the mixture weights.
+    prior_only: bool
 
 
 @dataclass(frozen=True)
@@ -128,8 +132,9 @@ class ModelInfo:
     components: int
     dim: int
     covariance: str
-    #: The most frequent words, to start exploring from.
+    #: Words to start exploring from (:mod:`w2gm.explorer.examples`), and how they were chosen.
     examples: list[str]
+    examples_note: str
     #: What each similarity measure of :class:`PairView` is, by name.
     measures: dict[str, str]
 
@@ -139,16 +144,17 @@ class Explorer:
 
     def __init__(self, model: KeyedMixtures) -> None:
         self.model = model
-        self.lookup = WordLookup(model.vocab)
+        self.lookup = model.vocab.lookup
         # Built now rather than by the first requests, which would each build their own.
         model.unit_means()
+        self.examples = worth_exploring(model)
 
     def info(self) -> ModelInfo:
         model = self.model
-        examples = model.vocab.words[:8]
         # The measures' own docstrings, so that a new measure is explained where it is defined.
         notes = {name: " ".join((score.__doc__ or "").split()) for name, score in measures.MEASURES.items()}
-        return ModelInfo(len(model.vocab), model.components_per_word, model.dim, model.covariance, examples, notes)
+        return ModelInfo(len(model.vocab), model.components_per_word, model.dim, model.covariance, *self.examples,
+                         notes)
 
     # ---------------------------------------------------------------- names
     def word_id(self, word: str) -> int:
@@ -162,14 +168,8 @@ class Explorer:
         try:
             return self.model.parse_component(key)
         except W2GMError as error:
-            word, sep, component = key.rpartition(":")
-            has_component = bool(sep) and component.isdigit()
-            if has_component and word in self.model.vocab:
-                keys = [f"{word}:{i}" for i in range(self.model.components_per_word)]
-                raise NotFound(str(error), keys) from None
-            stem, suffix = (word, f":{component}") if has_component else (key, "")
-            guesses = [guess + suffix for guess in self.lookup.close_matches(stem)]
-            raise NotFound(f"unknown word {stem!r}", guesses) from None
+            # the page lists the suggestions as links, not in the message
+            raise NotFound(without_hint(str(error)), self.model.key_suggestions(key)) from None
 
     def suggest(self, prefix: str, limit: int) -> list[str]:
         return self.lookup.complete(prefix, limit)
@@ -242,8 +242,8 @@ class Explorer:
         self.word_id(word)  # a NotFound with suggestions for an unknown word
         ids = context_windows(self.model.vocab, word, [context], self.model.training_window)[0]
         posterior = self.model.disambiguate(word, context)
-        read = [self.model.vocab.words[i] for i in ids.tolist() if i >= 0]
-        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()))
+        read = known_context(self.model.vocab, ids)
+        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()), not read)
 
     def _map(self, word_id: int, nearest: list[list[Neighbour]]) -> list[MapPoint]:
         """The word's components and their neighbours in the PCA plane of their means."""

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import W2GMError, os_reason
+from ..progress import Progress
 from ..tokenize import TokenIds, token_splitter
 from ..vocab import Vocabulary
 from . import parallel
-from .files import STDIN, expand_paths
+from .files import STDIN, Source, expand_paths
 from .ids import write_ids, write_provisional_ids
 
 
@@ -75,6 +75,8 @@ def encode(
             found = write_provisional_ids(files, provisional_path, TokenIds(split), encoding_errors, bar)
             vocab = write_ids(found, provisional_path, ids_path, min_count, max_vocab)
             provisional_path.unlink()
+        if bar is not None:
+            bar.milestone()
     except BaseException as error:
         provisional_path.unlink(missing_ok=True)
         ids_path.unlink(missing_ok=True)
@@ -87,11 +89,9 @@ def encode(
     return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), found.tokens, found.replaced)
 
 
-def _reading_bar(files: list[Path]) -> tqdm:
+def _reading_bar(files: list[Source]) -> Progress:
     """Bytes read (of the files as stored, compressed or not) and words found so far."""
-    sizes = [0 if path == STDIN else path.stat().st_size for path in files]
+    sizes = [path.stat().st_size if isinstance(path, Path) else 0 for path in files]
     total = None if STDIN in files else sum(sizes)
-    # disable=None: no bar when stderr is not a terminal (a log, a pipe); leave=False: the
-    # training bar takes its place
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="reading", dynamic_ncols=True,
-                disable=None, leave=False)
+    # leave=False: the training bar takes its place
+    return Progress("reading", total, "B", binary=True, leave=False)

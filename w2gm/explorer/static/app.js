@@ -129,7 +129,7 @@ function renderError(error) {
 
 async function renderHome() {
   const info = await api("api/info");
-  const examples = el("p", { class: "examples" }, "Start with: ");
+  const examples = el("p", { class: "examples" }, `Start with ${info.examples_note}: `);
   info.examples.forEach((word) => examples.append(wordLink(word)));
   return el(
     "div",
@@ -200,9 +200,11 @@ function showSense(sense, cards, result) {
       el("dd", {}, fixed(share, 3), bar(share, "posterior-bar")),
     );
   }
-  const read = sense.context_words.length ? sense.context_words.join(" ") : "no known word (the weights decide)";
+  const read = sense.prior_only ? "no known context word (the weights decide)" : sense.context_words.join(" ");
   result.replaceChildren("Chosen: ", el("strong", {}, `${sense.word}:${sense.chosen}`),
     ` (posterior ${fixed(sense.posterior[sense.chosen], 3)}) · context read: ${read}`);
+  // On a narrow screen the cards stack under the form, and the chosen one may be far below.
+  cards.querySelector(".component-card.chosen").scrollIntoView({ block: "nearest" });
 }
 
 function bar(share, kind) {
@@ -246,10 +248,19 @@ function renderCard(component, focused) {
   return card;
 }
 
+// The width the map gets in the page: its natural 540 px, or the panel's width on a narrow
+// screen, where a scaled-down drawing would shrink its labels below reading size.
+function mapWidth() {
+  const page = getComputedStyle(view);
+  const inside = view.clientWidth - parseFloat(page.paddingLeft) - parseFloat(page.paddingRight);
+  const panel = 2 * 17;  // a panel's padding and border
+  return Math.round(Math.min(540, Math.max(280, inside - panel)));
+}
+
 // The PCA map: axes share one scale, and radii are standard deviations on that scale.
 function renderMap(data) {
-  const width = 540;
-  const height = 460;
+  const width = mapWidth();
+  const height = Math.round(width * 460 / 540);
   // Room for labels on either side of the outermost points.
   const [marginLeft, marginRight, marginY] = [48, 48, 28];
   const points = data.map;
