@@ -106,7 +106,8 @@ def test_the_issues_contexts(model, client):
     (lambda m: m.disambiguate("bank", "river", window=True), "window must be a whole number of at least 1"),
     (lambda m: m.disambiguate_many("bank", "river"), "contexts must be a list of contexts"),
     (lambda m: m.disambiguate("bnak", "river"), "unknown word 'bnak'"),
-    (lambda m: m.similarity(1, "bank"), "a word must be a string, got int 1"),
+    (lambda m: m.similarity(1, "bank", "max_cosine"), "a word must be a string, got int 1"),
+    (lambda m: m.similarity(1.5, "bank"), "a key must be a word, a word:k key or a row number, got float 1.5"),
     (lambda m: m.most_similar("bank", topn=2.5), "topn must be a whole number or None, got 2.5"),
     (lambda m: m.most_similar(["bank"], topn="3"), "topn must be a whole number or None, got '3'"),
     (lambda m: m.most_similar("bank", topn=True), "topn must be a whole number or None, got True"),
@@ -119,7 +120,7 @@ def test_an_argument_of_the_wrong_kind_is_one_error_naming_it(model, call, argum
 
 @pytest.mark.parametrize("key", ["bank", "bank:0", ["bank"], ["bank", "river"], ["bank:1"]])
 def test_topn_is_one_rule_for_a_word_and_a_list(model, key):
-    rows = len(model) if key == "bank" else 2 * len(model)  # words ranked, or components
+    rows = len(model)  # every row of the table, words then components, as gensim on the same table
     for topn in (0, -1, -100):
         assert model.most_similar(key, topn=topn) == []
     every = model.most_similar(key, topn=None)
@@ -141,5 +142,5 @@ def test_topn_follows_gensim(model):
     for key in ("bank", ["bank", "river"]):
         for topn in (0, -1):
             assert single.most_similar(key, topn=topn) == gensim_vectors.most_similar(key, topn=topn) == []
-        ours, theirs = single.most_similar_vectors(key, topn=None), gensim_vectors.most_similar(key, topn=None)
+        ours, theirs = single.most_similar(key, topn=None), gensim_vectors.most_similar(key, topn=None)
         np.testing.assert_allclose(ours, theirs, atol=1e-6)

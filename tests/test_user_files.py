@@ -86,7 +86,7 @@ def test_an_output_that_would_destroy_a_file_is_refused(workspace, capsys, scrat
 def test_overwrite_replaces_a_file_that_is_not_a_model_and_a_model_needs_no_flag(workspace, capsys):
     notes = workspace / "notes.txt"
     assert main(["train", str(workspace / "in"), "-o", str(notes), "--overwrite", *FAST]) == 0
-    assert len(w2gm.load(notes)) > 2
+    assert len(w2gm.load(notes).vocab) > 2
     before = notes.read_bytes()
     assert main(["train", str(workspace / "in"), "-o", str(notes), *FAST, "--seed", "2"]) == 0  # a model now
     assert notes.read_bytes() != before

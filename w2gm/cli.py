@@ -65,7 +65,7 @@ def _run_train(args: argparse.Namespace) -> int:
     # w2gm.training_progress: why this share and not the training loss
     fit = "" if t["ranked"] is None else f", true contexts above random words {100 * t['ranked']:.1f}%"
     print(
-        f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
+        f"w2gm: trained {len(model.vocab)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
         f"{t['tokens_per_second']:,.0f} tokens/s{fit}{replaced}; "
         f"preset {model.config.get('preset')}; saved {t['output']}"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import W2GMError
+from .errors import UnknownKeyError, W2GMError
 from .spelling import WordLookup, did_you_mean
 
 
@@ -53,7 +53,7 @@ class Vocabulary:
             raise W2GMError(f"a word must be a string, got {type(word).__name__} {word!r}")
         found = self.find(word)
         if found < 0:
-            raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary{self.did_you_mean(word)}")
+            raise UnknownKeyError(f"unknown word {word!r}: not in the model's vocabulary{self.did_you_mean(word)}")
         return found
 
     @property

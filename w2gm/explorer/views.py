@@ -153,7 +153,8 @@ class Explorer:
         model = self.model
         # The measures' own docstrings, so that a new measure is explained where it is defined.
         notes = {name: " ".join((score.__doc__ or "").split()) for name, score in measures.MEASURES.items()}
-        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, *self.examples, notes)
+        return ModelInfo(len(model.vocab), model.components_per_word, model.dim, model.covariance, *self.examples,
+                         notes)
 
     # ---------------------------------------------------------------- names
     def word_id(self, word: str) -> int:
@@ -208,7 +209,7 @@ class Explorer:
         if component is not None:
             found = self._nearest(word_id, [component], k, include_inactive)[0]
         else:
-            ranked = self.model.most_similar(word, k, include_inactive)
+            ranked = self.model.most_similar(word, topn=k, measure="max_cosine", include_inactive=include_inactive)
             found = [Neighbour(other, other, None, score) for other, score in ranked]
         return NeighboursView(key, word, component, found)
 
