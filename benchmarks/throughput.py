@@ -128,7 +128,7 @@ def ws353_spearman(trainer: Any, summary: dict[str, Any]) -> float:
     from w2gm.evaluate.catalogue import bundled_data_dir
 
     model = trainer.model(summary)
-    _, spearman, _ = model.evaluate_word_pairs(bundled_data_dir() / WS353)
+    _, spearman, _ = model.evaluate_word_pairs(bundled_data_dir() / WS353, measure="max_cosine")
     return float(spearman[0])
 
 

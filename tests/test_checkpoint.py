@@ -185,7 +185,7 @@ def test_checkpoint_every_rejects_what_it_cannot_read(text):
 
 
 def test_a_model_that_cannot_be_saved_is_kept_for_resume(corpus, uninterrupted, tmp_path, monkeypatch):
-    def full_disk(self, path):
+    def full_disk(self, path, *args):
         raise W2GMError(f"cannot write {path}: No space left on device")
 
     monkeypatch.setattr(KeyedMixtures, "save", full_disk)

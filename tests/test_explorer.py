@@ -9,6 +9,7 @@ explorer must show two cards with disjoint neighbours and find dog |= animal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import shutil
 import socket
@@ -189,13 +190,13 @@ def test_neighbours_of_a_whole_word(client: TestClient, model: KeyedMixtures) ->
     found = get_ok(client, "/api/neighbors", q="river", k=4)
     assert found["component"] is None
     assert [(n["key"], n["component"]) for n in found["neighbours"]] == [
-        (word, None) for word, _ in model.most_similar("river", 4)
+        (word, None) for word, _ in model.most_similar("river", topn=4, measure="max_cosine")
     ]
 
 
 def test_k_beyond_the_vocabulary_returns_everything_else(client: TestClient, model: KeyedMixtures) -> None:
     found = get_ok(client, "/api/neighbors", q="zebra:0", k=MAX_NEIGHBOURS)
-    assert len(found["neighbours"]) == 2 * (len(model) - 1)
+    assert len(found["neighbours"]) == 2 * (len(model.vocab) - 1)
 
 
 # ---------------------------------------------------------------------- pair view
@@ -389,8 +390,15 @@ CHROMIUM_FLAGS = [
 @pytest.fixture
 def live_url(model: KeyedMixtures) -> Iterator[str]:
     """The explorer on a free loopback port, served by uvicorn in a thread."""
+    with serving(create_app(model)) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """``app`` on a free loopback port, served by uvicorn in a thread: its URL."""
     listener = commands.listen("127.0.0.1", 0)
-    server = uvicorn.Server(uvicorn.Config(create_app(model), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     try:

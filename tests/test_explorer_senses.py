@@ -36,15 +36,15 @@ BANK_COUNTS = [60, 40, 0]
 def with_unused_component(model: KeyedMixtures) -> KeyedMixtures:
     table = model.input
     generator = torch.Generator().manual_seed(1)
-    far = torch.zeros(len(model), 1, model.dim)
+    far = torch.zeros(len(model.vocab), 1, model.dim)
     far[..., -1] = 4.0
     far += 0.3 * torch.randn(far.shape, generator=generator)
     three = MixtureTable(
         torch.cat([table.means, far], 1),
         torch.cat([table.log_variances, table.log_variances[:, :1]], 1),
-        torch.cat([table.logits, torch.full((len(model), 1), -1.0)], 1),
+        torch.cat([table.logits, torch.full((len(model.vocab), 1), -1.0)], 1),
     )
-    counts = torch.tensor([[50, 50, 0]] * len(model))
+    counts = torch.tensor([[50, 50, 0]] * len(model.vocab))
     counts[model.vocab.index["bank"]] = torch.tensor(BANK_COUNTS)
     return KeyedMixtures(model.vocab, three, None, {"window": 5}, usage=Usage.from_counts(counts))
 

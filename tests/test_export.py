@@ -1,5 +1,6 @@
 """``w2gm export``: word2vec text and binary files that gensim loads back to the same
-vectors, the projector's two files, and nothing partial or overwritten on failure."""
+vectors (the words' by default, the components' or both on request), the projector's two
+files, and nothing partial or overwritten on failure."""
 
 import errno
 import subprocess
@@ -34,30 +35,66 @@ def _cli(*args):
 
 @pytest.mark.parametrize("k", [1, 2])
 @pytest.mark.parametrize("fmt", ["word2vec", "word2vec-binary"])
-def test_gensim_loads_the_export_to_the_same_vectors(tmp_path, k, fmt):
+@pytest.mark.parametrize("keys", ["words", "components", "both"])
+def test_gensim_loads_the_export_to_the_same_vectors(tmp_path, k, fmt, keys):
     models = pytest.importorskip("gensim.models", reason="gensim is an optional peer for this comparison")
     model = _model(k)
     path = tmp_path / "vectors.bin"
-    export_module.export(model, path, fmt)
+    if k == 1 and keys == "components":
+        with pytest.raises(W2GMError, match="--keys words"):
+            export_module.export(model, path, fmt, keys=keys)
+        return
+    export_module.export(model, path, fmt, keys=keys)
     loaded = models.KeyedVectors.load_word2vec_format(str(path), binary=fmt == "word2vec-binary")
-    expected_keys = WORDS if k == 1 else [f"{w}:{i}" for w in WORDS for i in range(k)]
-    assert loaded.index_to_key == expected_keys == model.index_to_key
-    np.testing.assert_array_equal(loaded.vectors, model.vectors)  # 9 digits restore a float32 exactly
+    components = [f"{w}:{i}" for w in WORDS for i in range(k)] if k > 1 else []
+    expected = {"words": WORDS, "components": components, "both": WORDS + components}[keys]
+    assert loaded.index_to_key == expected
+    # the words' rows are their mixtures' means, the components' their means
+    weights = model.input.weights().numpy()[..., None]
+    means = model.input.means.numpy()
+    rows = {"words": (weights * means).sum(1), "components": means.reshape(-1, 6)[: len(components)]}
+    wanted = np.vstack([rows[kind] for kind in ("words", "components") if keys in (kind, "both")])
+    np.testing.assert_allclose(loaded.vectors, wanted, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(loaded.vectors, model.vectors[[model.get_index(key) for key in expected]])
+
+
+def test_the_default_export_serves_gensim_word_code(tmp_path):
+    """The README's promise: gensim's most_similar, evaluate_word_pairs and
+    evaluate_word_analogies work on the file a K=2 model exports by default."""
+    models = pytest.importorskip("gensim.models", reason="gensim is an optional peer for this comparison")
+    model = _model(2)
+    export_module.export(model, tmp_path / "v.txt", "word2vec")
+    loaded = models.KeyedVectors.load_word2vec_format(str(tmp_path / "v.txt"))
+    theirs, ours = loaded.most_similar("rock", topn=4), model.most_similar("rock", topn=4)
+    assert [k for k, _ in theirs] == [k for k, _ in ours]
+    assert [s for _, s in theirs] == pytest.approx([s for _, s in ours], abs=1e-6)
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text("rock\tstone\t9\nrock\tdon't\t1\nstone\tnaïve\t4\nnaïve\tdon't\t6\n")
+    (_, (theirs, _), _) = loaded.evaluate_word_pairs(str(pairs))
+    assert model.evaluate_word_pairs(pairs)[1][0] == pytest.approx(theirs)
+    questions = tmp_path / "questions.txt"
+    questions.write_text(": test\nrock stone don't naïve\n")
+    theirs, ours = loaded.evaluate_word_analogies(str(questions)), model.evaluate_word_analogies(questions)
+    assert theirs[1] == ours[1] and len(theirs[1][-1]["correct"] + theirs[1][-1]["incorrect"]) == 1
 
 
 def test_projector_files_hold_one_row_per_component(tmp_path):
     model = _model(2)
     export_module.export(model, tmp_path / "proj", "projector")
     tensors = np.loadtxt(tmp_path / "proj" / "tensors.tsv", delimiter="\t", dtype=np.float32)
-    np.testing.assert_array_equal(tensors, model.vectors)
+    np.testing.assert_array_equal(tensors, model.input.means.reshape(-1, 6).numpy())
     lines = (tmp_path / "proj" / "metadata.tsv").read_text().splitlines()
-    assert lines[0] == "word\tcomponent\tweight\tvariance\tactive" and len(lines) == 1 + 2 * len(WORDS)
+    assert lines[0] == "key\tword\tcomponent\tweight\tvariance\tactive" and len(lines) == 1 + 2 * len(WORDS)
     rows = [line.split("\t") for line in lines[1:]]
-    assert [(w, int(c), a) for w, c, _, _, a in rows] == [(w, i, "yes") for w in WORDS for i in range(2)]
-    weights = np.array([float(r[2]) for r in rows]).reshape(len(WORDS), 2)
+    assert [(key, w, int(c), a) for key, w, c, _, _, a in rows] == [
+        (f"{w}:{i}", w, i, "yes") for w in WORDS for i in range(2)]
+    weights = np.array([float(r[3]) for r in rows]).reshape(len(WORDS), 2)
     np.testing.assert_allclose(weights.sum(1), 1, atol=1e-5)
-    variances = np.array([float(r[3]) for r in rows])
+    variances = np.array([float(r[4]) for r in rows])
     np.testing.assert_allclose(variances, model.input.variances().reshape(-1).numpy(), rtol=1e-5)
+    export_module.export(model, tmp_path / "words", "projector", keys="both")
+    lines = (tmp_path / "words" / "metadata.tsv").read_text().splitlines()
+    assert lines[1] == "rock\trock\t\t\t\tyes" and len(lines) == 1 + 3 * len(WORDS)
 
 
 def test_inactive_components_are_left_out_unless_asked_for(tmp_path):
@@ -65,13 +102,14 @@ def test_inactive_components_are_left_out_unless_asked_for(tmp_path):
     model = _model(2)
     counts = torch.tensor([[50, 0], [30, 30], [0, 40], [20, 20], [10, 10]])  # rock:1 and don't:0 never win
     model.usage = Usage.from_counts(counts)
-    export_module.export(model, tmp_path / "active.txt", "word2vec")
+    export_module.export(model, tmp_path / "active.txt", "word2vec", keys="both")
     loaded = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "active.txt"))
-    assert "rock:1" not in loaded and "stone:1" in loaded and len(loaded) == 2 * len(WORDS) - 2
+    assert "rock:1" not in loaded and "stone:1" in loaded and len(loaded) == 3 * len(WORDS) - 2
     np.testing.assert_array_equal(loaded["rock:0"], model["rock:0"])
+    np.testing.assert_allclose(loaded["rock"], model["rock:0"], rtol=1e-6)  # rock is rock:0 alone
     export_module.export(model, tmp_path / "proj", "projector", include_inactive=True)
     rows = [line.split("\t") for line in (tmp_path / "proj" / "metadata.tsv").read_text().splitlines()[1:]]
-    assert [f"{w}:{c}" for w, c, _, _, active in rows if active == "no"] == ["rock:1", "don't:0"]
+    assert [key for key, _, _, _, _, active in rows if active == "no"] == ["rock:1", "don't:0"]
 
 
 def test_cli_export_refuses_to_overwrite_without_force(tmp_path):
@@ -84,6 +122,10 @@ def test_cli_export_refuses_to_overwrite_without_force(tmp_path):
     assert out.read_text() == "the user's own file"
     result = _cli("export", path, out, "--force")
     assert result.returncode == 0 and out.read_text().startswith(f"{len(WORDS)} 6\n")
+    _model(2).save(path)
+    result = _cli("export", path, out, "--force", "--keys", "both")
+    assert result.returncode == 0 and out.read_text().startswith(f"{3 * len(WORDS)} 6\n")
+    assert "keys: both" in result.stdout
 
 
 def test_cli_export_of_a_damaged_model_gives_the_loaders_error(tmp_path):
@@ -99,7 +141,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path):
     model = _model(1)
     result = _cli("export", tmp_path / "missing.w2gm", tmp_path / "out.txt")
     assert result.returncode == 2 and "missing.w2gm" in result.stderr
-    with pytest.raises(W2GMError, match="No such file or directory"):
+    with pytest.raises(W2GMError, match="directory .* does not exist"):
         export_module.export(model, tmp_path / "no" / "such" / "dir" / "out.txt", "word2vec")
 
     def full_disk(model, rows, handle, binary):

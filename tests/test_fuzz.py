@@ -25,7 +25,9 @@ from w2gm import modelfile
 from w2gm.energy import gaussian_kl, log_expected_likelihood, pairwise_cosine, partial_log_energies
 from w2gm.errors import ModelFileError, W2GMError
 from w2gm.evaluate.datasets import read_labelled_pairs, read_scws, read_word_pairs
+from w2gm.filechecks import PARAMETER_BOUNDS
 from w2gm.keyed import KeyedMixtures
+from w2gm.measures import MEASURES
 from w2gm.reading import corpus, files, tokens
 
 #: Few examples each, so that the module runs in well under a minute on one core; no
@@ -208,9 +210,16 @@ def loads_and_answers_or_refuses(data: bytes) -> None:
         except ModelFileError as error:
             one_line_naming(error, path)
             return
-    first = model.vocab.words[0]
+    answers_finitely(model)
+
+
+def answers_finitely(model: KeyedMixtures) -> None:
+    """Every measure between the first and last words, their neighbours and a sense: finite."""
+    first, last = model.vocab.words[0], model.vocab.words[-1]
     assert all(math.isfinite(score) for _, score in model.most_similar(first))
-    assert math.isfinite(model.similarity(first, model.vocab.words[-1], measure="elk"))
+    for measure in MEASURES:
+        assert math.isfinite(model.similarity(first, last, measure=measure)), measure
+    assert np.isfinite(model.disambiguate(first, [last])).all()
 
 
 @FUZZ
@@ -274,12 +283,14 @@ def test_arbitrary_headers_are_refused(header, body):
 
 
 # ------------------------------------------------------------------ energies
-#: The parameter ranges of the energy tests.  Means in a box of half-width 10 (training
-#: starts them within sqrt(3/D) of 0); log variances in [-20, 20], variances from 2e-9 to
-#: 5e8, beyond anything training reaches from its start at log 0.05 (the epsilon of 1e-4
-#: added to variance sums flattens the loss below e^-9); logits in [-50, 50], mixture
-#: weights down to e^-100.  All in float32, as trained.
-MEAN, LOG_VARIANCE, LOGIT = 10.0, 20.0, 50.0
+#: The parameter ranges of the energy tests: those a model file may hold
+#: (w2gm.filechecks.PARAMETER_BOUNDS), so that every model that loads has finite energies.
+#: Means in a box of half-width 1000 (training starts them within sqrt(3/D) of 0 and they
+#: stay within about 1); log variances in [-20, 20], variances from 2e-9 to 5e8, beyond
+#: anything training reaches from its start at log 0.05 (the epsilon of 1e-4 added to
+#: variance sums flattens the loss below e^-9); logits in [-1000, 1000].  All in float32,
+#: as trained.
+MEAN, LOG_VARIANCE, LOGIT = (PARAMETER_BOUNDS[name] for name in ("means", "log_variances", "logits"))
 
 
 @st.composite

@@ -24,7 +24,7 @@ def reference_counts(model, ids: np.ndarray, window: int, positions) -> np.ndarr
         around = [ids[u] for u in range(t - window, t + window + 1) if u != t and 0 <= u < len(ids)]
         rows[n, : len(around)] = around
     winners = context_posteriors(model.input, model.context_table, ids[positions], rows).argmax(-1)
-    counts = np.zeros((len(model), model.components_per_word), dtype=np.int64)
+    counts = np.zeros((len(model.vocab), model.components_per_word), dtype=np.int64)
     np.add.at(counts, (ids[positions], winners.numpy()), 1)
     return counts
 
@@ -84,14 +84,23 @@ def test_a_dead_component_is_inactive_and_left_out():
     assert model.active().any(-1).all()  # every word keeps the component that wins its tokens
     assert "bank:1" not in [key for key, _ in model.most_similar("vault:0", topn=7)]
     assert "bank:1" in [key for key, _ in model.most_similar("vault:0", topn=7, include_inactive=True)]
-    # whole words: vault meets bank only through bank:1
-    assert model.most_similar("vault", topn=1, include_inactive=True)[0][0] == "bank"
-    assert model.most_similar("vault", topn=1)[0][0] != "bank"
-    assert model.similarity("bank", "vault", include_inactive=True) == pytest.approx(1.0)
-    assert model.similarity("bank", "vault") < 0.1
+    # whole words by max cosine: vault meets bank only through bank:1
+    assert model.most_similar("vault", topn=1, measure="max_cosine", include_inactive=True)[0][0] == "bank"
+    assert model.most_similar("vault", topn=1, measure="max_cosine")[0][0] != "bank"
+    assert model.similarity("bank", "vault", "max_cosine", include_inactive=True) == pytest.approx(1.0)
+    assert model.similarity("bank", "vault", "max_cosine") < 0.1
     # the weighted measures renormalise over the active components: bank is bank:0 alone
     assert model.similarity("bank", "bank", "mean_cosine") == pytest.approx(1.0)
-    assert model.all_components().similarity("bank", "vault") == pytest.approx(1.0)
+    assert model.all_components().similarity("bank", "vault", "max_cosine") == pytest.approx(1.0)
+    # and so does the table of keys: bank's vector is bank:0's mean, bank:1 is no key
+    np.testing.assert_allclose(model["bank"], model["bank:0"])
+    assert "bank:0" in model and "bank:1" not in model and len(model) == 4 + int(model.active().sum())
+    with pytest.raises(KeyError, match="inactive component"):
+        model["bank:1"]
+    assert "bank:1" in model.all_components() and len(model.all_components()) == 4 + 8
+    # with include_inactive, bank's vector counts bank:1 too, which brings it next to vault
+    assert model.most_similar("vault", topn=1, include_inactive=True)[0][0] == "bank"
+    assert model.most_similar("vault", topn=1)[0][0] != "bank"
 
 
 def test_usage_survives_the_model_file_and_old_files_load(tmp_path):
@@ -109,7 +118,7 @@ def test_usage_survives_the_model_file_and_old_files_load(tmp_path):
     old = write_parts(tmp_path / "old.w2gm", tensors, metadata | {"format_version": "1"})
     loaded = w2gm.load(old)
     assert loaded.usage is None and loaded.active().all() and loaded.usage_shares() is None
-    assert loaded.most_similar("vault", topn=1)[0][0] == "bank"
+    assert loaded.most_similar("vault", topn=1, measure="max_cosine")[0][0] == "bank"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,8 @@ every file that was there before is there after, byte for byte.
 import json
 import os
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import time
@@ -38,6 +40,17 @@ def snapshot(directory: Path) -> dict[str, bytes]:
     return files
 
 
+def make_device_or_socket(path: Path) -> None:
+    """A special file of the workspace's own: a null device where this user may make one
+    (root), else a socket.  Never /dev/null itself: a broken export run as root would
+    replace the machine's."""
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    except PermissionError:
+        with socket.socket(socket.AF_UNIX) as listener:
+            listener.bind(str(path))
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     """A directory holding the user's things: a corpus directory, notes, a link, a model."""
@@ -47,6 +60,7 @@ def workspace(tmp_path: Path) -> Path:
     (home / "notes.txt").write_text("my notes\n")
     (home / "link.w2gm").symlink_to("notes.txt")
     (home / "sub").mkdir()
+    make_device_or_socket(home / "device")
     return home
 
 
@@ -55,7 +69,7 @@ def workspace(tmp_path: Path) -> Path:
     ("in/essay.txt", ["--overwrite"], "is one of the corpus files"),
     ("notes.txt", [], "exists and is not a w2gm model; give --overwrite to replace it"),
     ("link.w2gm", ["--force"], "is a symbolic link (to notes.txt)"),
-    ("/dev/null", ["--overwrite"], "is a device or other special file"),
+    ("device", ["--overwrite"], "is a device or other special file"),
     ("", [], "--output: empty file name"),
     ("sub", [], "is a directory"),
     (".", [], "not a file name"),
@@ -67,13 +81,12 @@ def test_an_output_that_would_destroy_a_file_is_refused(workspace, capsys, scrat
     line = fails_cleanly(["train", "in", "-o", output, *FAST, *flags], capsys, workspace / "sub", scratch)
     assert expected in line
     assert snapshot(workspace) == before
-    assert Path("/dev/null").is_char_device()
 
 
 def test_overwrite_replaces_a_file_that_is_not_a_model_and_a_model_needs_no_flag(workspace, capsys):
     notes = workspace / "notes.txt"
     assert main(["train", str(workspace / "in"), "-o", str(notes), "--overwrite", *FAST]) == 0
-    assert len(w2gm.load(notes)) > 2
+    assert len(w2gm.load(notes).vocab) > 2
     before = notes.read_bytes()
     assert main(["train", str(workspace / "in"), "-o", str(notes), *FAST, "--seed", "2"]) == 0  # a model now
     assert notes.read_bytes() != before
@@ -208,3 +221,22 @@ def test_a_symlinked_subdirectory_of_a_corpus_directory_is_read_once_and_a_loop_
     (corpus / ".hidden").mkdir()
     (corpus / ".hidden" / "c.txt").write_text("gamma " * 10)
     assert expand_paths([corpus]) == [corpus / "a.txt", corpus / "also" / "b.txt"]
+
+
+def test_a_file_put_at_the_output_while_training_is_not_replaced(workspace, monkeypatch):
+    """The output is checked when the run starts and again just before the model is renamed
+    into place: what the user put there meanwhile stays, and the trained model is kept."""
+    from w2gm import usage_pass
+
+    output = workspace / "m.w2gm"
+    count_winners = usage_pass.count_winners
+
+    def meanwhile(*args, **kwargs):
+        output.write_text("the user's file, written while w2gm trained\n")
+        return count_winners(*args, **kwargs)
+
+    monkeypatch.setattr(usage_pass, "count_winners", meanwhile)
+    with pytest.raises(w2gm.W2GMError, match="changed while w2gm was writing it.*the trained model is kept in"):
+        w2gm.train(str(workspace / "in"), output=output, epochs=1, min_count=1, dim=4, backend="torch", threads=1)
+    assert output.read_text() == "the user's file, written while w2gm trained\n"
+    assert CheckpointDir(workspace / "m.w2gm.checkpoint").has_state()

@@ -29,6 +29,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -217,7 +218,8 @@ class CheckpointDir:
         except FileNotFoundError as error:
             raise W2GMError(f"--resume {self.path}: missing {Path(error.filename).name}; not a checkpoint directory") \
                 from None
-        except (ValueError, KeyError, TypeError, OSError, RecursionError) as error:
+        except (ValueError, KeyError, TypeError, OSError, RecursionError, TokenError) as error:
+            # numpy reads a damaged .npy header with Python's tokenizer, which raises TokenError
             raise W2GMError(f"--resume {self.path}: corpus files are damaged ({error})") from None
         check_ids(ids, vocab.counts, f"--resume {self.path}: {IDS}")
         return EncodedCorpus(vocab, ids, record["raw_tokens"], record["replaced_bytes"])

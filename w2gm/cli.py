@@ -2,13 +2,17 @@
 
 A command module offers ``register(subparsers)``, adding its parser with
 ``set_defaults(run=function)``; ``function(args)`` returns the exit code.  User errors
-are raised as :class:`W2GMError` and printed as one line, exit code 2.
+are raised as :class:`W2GMError` and printed as one line, exit code 2; Ctrl-C and SIGTERM
+print what they left (exit 130, 143); a closed pipe on standard output ends the command
+quietly, as it ends ``cat`` (exit 141), whichever command was writing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 from argparse import SUPPRESS
 from collections.abc import Sequence
@@ -61,7 +65,7 @@ def _run_train(args: argparse.Namespace) -> int:
     # w2gm.training_progress: why this share and not the training loss
     fit = "" if t["ranked"] is None else f", true contexts above random words {100 * t['ranked']:.1f}%"
     print(
-        f"w2gm: trained {len(model)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
+        f"w2gm: trained {len(model.vocab)} words x K={model.components_per_word} on {t['tokens']:,} tokens "
         f"({t['raw_tokens']:,} in the text per epoch) in {t['seconds']:.1f} s, "
         f"{t['tokens_per_second']:,.0f} tokens/s{fit}{replaced}; "
         f"preset {model.config.get('preset')}; saved {t['output']}"
@@ -145,17 +149,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return code
     except W2GMError as error:
         print(f"w2gm: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stopped:
         # SIGTERM arrives as Stopped (w2gm.stopping); what was half-written is removed by now
-        print(f"w2gm: {stopped or 'interrupted'}", file=sys.stderr)
-        return getattr(stopped, "exit_code", 130)
+        print(f"w2gm: {str(stopped) or 'interrupted'}", file=sys.stderr)
+        return getattr(stopped, "exit_code", 128 + signal.SIGINT)
+
+
+def _reader_gone() -> int:
+    """Standard output is a pipe whose reader has gone (``w2gm neighbours m rock | head -1``):
+    stop quietly with the status a process killed by SIGPIPE has, as ``cat`` does.  Python
+    ignores SIGPIPE, so the write raised instead; what is still buffered for the pipe is
+    dropped rather than written (and failing again) at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -10,7 +10,23 @@ class W2GMError(Exception):
     spaces, so the command line always prints exactly one line."""
 
     def __str__(self) -> str:
-        return " ".join(super().__str__().splitlines())
+        # BaseException's text, not KeyError's quoted repr, for the KeyError subclass below
+        return " ".join(BaseException.__str__(self).splitlines())
+
+
+class UnknownKeyError(W2GMError, KeyError):
+    """A word or ``word:k`` key the model does not have.  Also a :class:`KeyError`, as
+    gensim's ``KeyedVectors`` raises for an unknown key, so ``except KeyError`` code works."""
+
+
+class QueryError(W2GMError, ValueError, ZeroDivisionError):
+    """A query that cannot be computed (no keys, no known word): a :class:`ValueError`
+    as gensim raises, and a :class:`ZeroDivisionError` as its ``n_similarity`` raises."""
+
+
+class NotApplicableError(W2GMError, NotImplementedError):
+    """A gensim ``KeyedVectors`` method that has no meaning on a mixture model (one that
+    edits the vectors: they are derived from the model's Gaussians)."""
 
 
 class ModelFileError(W2GMError):

@@ -5,7 +5,10 @@ up to the file's size before the tensors are read (so that a header with gigabyt
 trailing data is refused from its first bytes), and the whole must fit in memory.  The
 config recorded in a model or a checkpoint is checked as the command line's options are
 (:class:`~w2gm.config.TrainConfig`), so that ``window = "ten"`` or ``1e9`` in a damaged
-file is an error naming the file, not a crash or a 9 TiB allocation later.  A checkpoint's
+file is an error naming the file, not a crash or a 9 TiB allocation later.  A model's
+version must be one this code knows, its counts non-negative, its parameters finite and
+within :data:`PARAMETER_BOUNDS`, its output table of its input table's shape, and its
+recorded options must say what its tables are.  A checkpoint's
 corpus (``ids.npy``, ``corpus.json``) is checked id by id before any training.
 """
 
@@ -21,6 +24,7 @@ import torch
 from .config import TrainConfig
 from .errors import ModelFileError, W2GMError
 from .limits import available_memory, human_size
+from .mixture import MixtureTable
 
 _ITEM_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
                "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
@@ -67,12 +71,92 @@ def check_sizes(handle: BinaryIO, size: int, path: str) -> None:
                              f"{human_size(_LOAD_COPIES * size)} of memory, {human_size(available)} is available")
 
 
+def check_version(text: object, newest: int, path: str) -> int:
+    """The format version: the decimal digits of a version this code knows (1 to ``newest``),
+    exactly as w2gm writes them ("0", "-5", "02", " 2" are no version of it)."""
+    if isinstance(text, str) and text.isascii() and text.isdigit() and int(text) > newest and text[0] != "0":
+        raise ModelFileError(f"{path}: model format version {text} is newer than this w2gm reads ({newest}); "
+                             "upgrade w2gm")
+    if text not in {str(version) for version in range(1, newest + 1)}:
+        raise ModelFileError(f"{path}: unreadable format version {text!r} (this w2gm reads 1 to {newest})")
+    return int(text)  # type: ignore[arg-type]
+
+
 def check_config(config: dict[str, Any], path: str) -> TrainConfig:
     """A model's recorded options, checked as the command line's are."""
     try:
         return TrainConfig.from_dict(config)
     except W2GMError as error:
         raise _corrupt(path, f"the config record: {error}") from None
+
+
+#: The largest magnitude a model file's parameters may have.  Training stays far inside them
+#: (means within about 1, log variances near log 0.05 = -3, logits within a few units).
+#: Beyond them float32 overflows: the exp of a log variance over 88, or the square of a mean
+#: difference over 2e19, is inf, and every energy between two such words -inf; within them
+#: every measure and its gradient is finite (the energy property test of tests/test_fuzz.py
+#: draws its parameters from these ranges).
+PARAMETER_BOUNDS = {"means": 1e3, "log_variances": 20.0, "logits": 1e3}
+
+
+def check_parameters(prefix: str, parameters: dict[str, torch.Tensor], path: str) -> None:
+    """Every parameter finite and within :data:`PARAMETER_BOUNDS`."""
+    for name, value in parameters.items():
+        if not torch.isfinite(value).all():
+            raise _corrupt(path, f"{prefix}.{name} holds values that are not finite")
+        largest = float(value.abs().max()) if value.numel() else 0.0
+        if largest > PARAMETER_BOUNDS[name]:
+            raise _corrupt(path, f"{prefix}.{name} holds {largest:.3g}, beyond the {PARAMETER_BOUNDS[name]:g} "
+                                 "any model's parameters stay within")
+
+
+def check_words(words: list[str], path: str) -> None:
+    """Each word one token, as training makes them: not empty, no white space (an exported
+    word2vec file would read such a word as several fields)."""
+    for number, word in enumerate(words):
+        if word.split() != [word]:
+            raise _corrupt(path, f"word {number} ({word!r:.40}) is empty or holds white space")
+
+
+def check_counts(counts: np.ndarray, path: str) -> None:
+    """Non-negative counts, whose total an int64 holds (as the corpus they came from did)."""
+    if (counts < 0).any():
+        word = int(np.argmax(counts < 0))
+        raise _corrupt(path, f"vocab.counts gives word {word} a negative count ({int(counts[word])})")
+    if counts.sum(dtype=np.float64) >= 2.0**63:
+        raise _corrupt(path, "vocab.counts add up to more tokens than any corpus holds")
+
+
+def check_usage_counts(usage: torch.Tensor, path: str) -> None:
+    """Each word's usage counts add up to a number of tokens an int64 holds (else its shares
+    would be computed from an overflowed sum)."""
+    seen = usage.double().sum(-1)
+    if (seen >= 2.0**63).any():
+        raise _corrupt(path, f"usage.counts of word {int(seen.argmax())} add up to more tokens than any corpus holds")
+
+
+def check_shapes_agree(input: MixtureTable, output: MixtureTable | None, config: TrainConfig,
+                       recorded: dict[str, Any], path: str) -> None:
+    """The output table has the input table's K, D and covariance, and the options the file
+    records (``recorded``: those it holds, not the defaults filled in) say what the tables are."""
+    shape = _describe(input)
+    if output is not None and _describe(output) != shape:
+        raise _corrupt(path, f"the output table is {_describe(output)}, the input table {shape}")
+    says = {
+        "components": config.components == input.components,
+        "dim": config.dim == input.dim,
+        "covariance": (1 if config.covariance == "spherical" else input.dim) == input.log_variances.shape[-1],
+        "separate_output": config.separate_output == (output is not None),
+    }
+    for name, agrees in says.items():
+        if name in recorded and not agrees:
+            table = "" if name != "separate_output" else (" with" if output is not None else " without") + \
+                " an output table"
+            raise _corrupt(path, f"the config records {name} = {recorded[name]!r}, but the tables are {shape}{table}")
+
+
+def _describe(table: MixtureTable) -> str:
+    return f"K={table.components}, D={table.dim}, {table.covariance}"
 
 
 # ------------------------------------------------------------------ checkpoints

@@ -4,29 +4,41 @@ Words are Gaussian mixtures; ``"rock:1"`` names component 1 of ``rock`` (the pap
 Table 1 notation).  Everything here reads the input (word) distributions.
 
 Components the usage pass found almost never in use (:mod:`w2gm.usage_pass`,
-:mod:`w2gm.usage`) are *inactive*: the similarity measures, ``mixtures`` and
-``most_similar`` leave them out (the remaining weights renormalised) unless
+:mod:`w2gm.usage`) are *inactive*: the similarity measures, ``mixtures``, the table of keys
+and ``most_similar`` leave them out (the remaining weights renormalised) unless
 ``include_inactive=True``.
+
+gensim's methods (:mod:`w2gm.vectors`) read one vector per key: a word's mixture mean, a
+component's mean.  ``measure=`` in :meth:`KeyedMixtures.similarity`,
+:meth:`~KeyedMixtures.most_similar` and :meth:`~KeyedMixtures.evaluate_word_pairs` reads
+the mixtures instead, by a measure of :mod:`w2gm.measures` (the paper's ``max_cosine``...).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from . import measures, modelfile, senses
-from .errors import W2GMError
+from .errors import QueryError, UnknownKeyError, W2GMError, os_reason
+from .keytable import KEY_KINDS
 from .mixture import MixtureTable
 from .spelling import did_you_mean
 from .tokenize import model_tokenizer, query_normalizer
 from .usage import Usage
-from .vectors import Key, VectorQueries
+from .vectors import Key, VectorQueries, as_list, older_topn
 from .vocab import Vocabulary
+from .word2vec_format import write_word2vec
+
+#: Words scored per batch when ranking by a mixture measure: bounds the ``[chunk, K, K, D]``
+#: differences some measures build.
+RANK_CHUNK = 8192
 
 
 @dataclass(frozen=True)
@@ -69,11 +81,13 @@ class KeyedMixtures(VectorQueries):
         c = modelfile.load(path)
         return cls(c.vocab, c.input, c.output, c.config, c.training, c.usage)
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, before_replace: Callable[[], None] | None = None) -> None:
+        """Write the model file atomically; ``before_replace`` may refuse the final rename
+        (:meth:`w2gm.outputs.Claim.verify`)."""
         contents = modelfile.ModelContents(
             self.vocab, self.input, self.output, self.config, self.training, self.usage
         )
-        modelfile.save(path, contents)
+        modelfile.save(path, contents, before_replace)
 
     def all_components(self) -> KeyedMixtures:
         """The same model with every component active (usage forgotten), for measuring what
@@ -125,15 +139,9 @@ class KeyedMixtures(VectorQueries):
     def covariance(self) -> str:
         return self.input.covariance
 
-    def __len__(self) -> int:
-        return len(self.vocab)
-
-    def __contains__(self, word: object) -> bool:
-        return word in self.vocab
-
     def __repr__(self) -> str:
         return (
-            f"KeyedMixtures({len(self)} words, K={self.components_per_word}, D={self.dim}, "
+            f"KeyedMixtures({len(self.vocab)} words, K={self.components_per_word}, D={self.dim}, "
             f"{self.covariance})"
         )
 
@@ -155,10 +163,14 @@ class KeyedMixtures(VectorQueries):
         return (self.input.means[ids], self.input.log_variances[ids], self.log_weights(include_inactive)[ids])
 
     # ------------------------------------------------------------- queries
-    def similarity(self, a: str, b: str, measure: str = "max_cosine", include_inactive: bool = False) -> float:
-        """Similarity of two words by a measure of :mod:`w2gm.measures` (max cosine by default)."""
+    def similarity(self, w1: Key, w2: Key, measure: str = "cosine", include_inactive: bool = False) -> float:
+        """gensim's cosine of the two keys' vectors (``measure="cosine"``), or the similarity
+        of two words' mixtures by a measure of :mod:`w2gm.measures` (the paper's
+        ``max_cosine``, ``elk``, ...)."""
+        if measure == "cosine":
+            return super().similarity(w1, w2, include_inactive=include_inactive)
         score = measures.get(measure)
-        ids = [self.vocab.id(a)], [self.vocab.id(b)]
+        ids = [self.vocab.id(w1)], [self.vocab.id(w2)]  # type: ignore[arg-type]
         return float(score(self.mixtures(ids[0], include_inactive), self.mixtures(ids[1], include_inactive))[0])
 
     def disambiguate(
@@ -172,14 +184,15 @@ class KeyedMixtures(VectorQueries):
 
     def disambiguate_many(
         self, word: str, contexts: list[str] | list[list[str]], window: int | None = None,
-        include_inactive: bool = False, rule: str = senses.QUERY_RULE, temperature: float = senses.QUERY_TEMPERATURE,
+        include_inactive: bool = False, rule: str = senses.QUERY_RULE,
+        temperature: float = senses.QUERY_TEMPERATURE,
     ) -> np.ndarray:
         """:meth:`disambiguate` for many contexts at once, ``[N, K]`` (rows sum to 1), scored
         in one batch, the window's words combined by ``rule`` (:mod:`w2gm.occurrence`)."""
-        word_id = self.vocab.id(word)
         size = window if window is not None else self.training_window
-        ids = senses.context_windows(self.vocab, word, contexts, size)
-        return self.posteriors(np.full(len(ids), word_id), ids, include_inactive, rule, temperature).numpy()
+        ids = senses.context_windows(self.vocab, word, contexts, size)  # checks the arguments
+        return self.posteriors(np.full(len(ids), self.vocab.id(word)), ids, include_inactive, rule,
+                               temperature).numpy()
 
     def posteriors(
         self, word_ids: Tensor | np.ndarray, context_ids: Tensor | np.ndarray, include_inactive: bool = False,
@@ -210,12 +223,12 @@ class KeyedMixtures(VectorQueries):
         if sep and component.isdigit() and word in self.vocab:
             k = int(component)
             if k >= self.components_per_word:
-                raise W2GMError(
+                raise UnknownKeyError(
                     f"component {k} of {word!r} does not exist: the model has K={self.components_per_word}"
                 )
             return self.vocab.id(word), k
         hint = did_you_mean(self.key_suggestions(key, limit=3))
-        raise W2GMError(f"unknown word {key!r}: not in the model's vocabulary{hint}")
+        raise UnknownKeyError(f"unknown word {key!r}: not in the model's vocabulary{hint}")
 
     def key_suggestions(self, key: str, limit: int = 5) -> list[str]:
         """What an unknown ``key`` may have meant: the components of its word when only the
@@ -236,61 +249,125 @@ class KeyedMixtures(VectorQueries):
         return self._unit_means
 
     def most_similar(
-        self,
-        positive: Key | list[Key] | None = None,
-        negative: Key | list[Key] | int | None = None,
-        topn: int = 10,
-        restrict_vocab: int | None = None,
-        include_inactive: bool = False,
-    ) -> list[tuple[str, float]]:
-        """Nearest neighbours by cosine of the means.
+        self, positive: Any = None, negative: Any = None, topn: int | None = 10, clip_start: int = 0,
+        clip_end: int | None = None, restrict_vocab: int | None = None, indexer: Any = None, *,
+        measure: str = "cosine", kind: str | None = None, include_inactive: bool = False,
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """gensim's ``most_similar`` on the keys' vectors (``measure="cosine"``, see
+        :meth:`w2gm.vectors.VectorQueries.most_similar`): ``most_similar("rock")`` ranks words
+        by the cosine of their mixture means, ``most_similar("rock:1")`` the components of
+        other words (the paper's Table 1).  With a measure of :mod:`w2gm.measures`,
+        ``most_similar("rock", measure="max_cosine")`` ranks words by that measure of their
+        mixtures (max cosine: their closest pair of components).  Inactive components are left
+        out unless ``include_inactive``."""
+        if measure == "cosine":
+            return super().most_similar(positive, negative, topn, clip_start, clip_end, restrict_vocab, indexer,
+                                        kind=kind, include_inactive=include_inactive)
+        negative, topn = older_topn(negative, topn)
+        words = as_list(positive)
+        if negative is not None or len(words) != 1 or not isinstance(words[0], str):
+            raise QueryError(f"measure={measure!r} ranks words by their mixtures: give one word, no negative")
+        return self.rank_words(words[0], measure, topn, restrict_vocab, include_inactive)
 
-        ``most_similar("rock:1")`` ranks every other word's components (``"stone:0"``, ...);
-        ``most_similar("rock")`` ranks whole words by their best component pair (max cosine).
-        The query word itself is left out, and so are inactive components (of the query word
-        too, when a whole word is asked for) unless ``include_inactive``.  Lists of keys
-        (``positive=["king", "woman"], negative=["man"]``) or a vector do gensim's vector
-        arithmetic (:meth:`~w2gm.vectors.VectorQueries.most_similar_vectors`).
-        """
-        if isinstance(negative, int):  # most_similar(key, n): the older positional topn
-            topn, negative = negative, None
-        if not isinstance(positive, str) or negative or restrict_vocab is not None:
-            return self.most_similar_vectors(positive, negative, topn, restrict_vocab)  # type: ignore[return-value]
-        key = positive
+    def rank_words(
+        self, word: str, measure: str, topn: int | None = 10, restrict_vocab: int | None = None,
+        include_inactive: bool = False,
+    ) -> list[tuple[str, float]] | np.ndarray:
+        """Words by a measure of :mod:`w2gm.measures` between their mixtures and ``word``'s
+        (the word itself left out); ``topn=None`` gives every word's score."""
+        score = measures.get(measure)
+        word_id = self.vocab.id(word)
+        count = min(restrict_vocab or len(self.vocab), len(self.vocab))
+        if measure == "max_cosine":  # the explorer asks often: one product with the cached unit means
+            scores = self._max_cosines(word_id, count, include_inactive)
+        else:
+            scores = self._scores(score, word_id, count, include_inactive)
+        if topn is None:
+            return scores.numpy()
         if topn < 1:
-            raise W2GMError(f"topn must be at least 1, got {topn}")
-        word_id, component = self.parse_component(key)
-        k = self.components_per_word
+            return []
+        if word_id < count:
+            scores[word_id] = -torch.inf
+        best = torch.topk(scores, max(0, min(topn, count - int(word_id < count))))
+        return [(self.vocab.words[i], float(s)) for s, i in zip(best.values.tolist(), best.indices.tolist(),
+                                                               strict=True)]
+
+    def _max_cosines(self, word_id: int, count: int, include_inactive: bool) -> Tensor:
+        """:func:`w2gm.measures.max_cosine` of ``word_id`` with each of the first ``count`` words."""
+        k, active = self.components_per_word, self.active(include_inactive)
         units = self.unit_means()
-        active = self.active(include_inactive)
-        if component is not None:
-            scores = (units @ units[word_id * k + component]).masked_fill(~active.flatten(), -np.inf)
-            scores[word_id * k : (word_id + 1) * k] = -np.inf
-            best = torch.topk(scores, min(topn, int(active.sum()) - int(active[word_id].sum())))
-            return [
-                (f"{self.vocab.words[i // k]}:{i % k}", float(s))
-                for s, i in zip(best.values.tolist(), best.indices.tolist(), strict=True)
-            ]
-        own = active[word_id].nonzero().flatten() + word_id * k
-        scores = (units @ units[own].T).masked_fill(~active.flatten().unsqueeze(-1), -np.inf)
-        scores = scores.reshape(len(self), -1).amax(-1)
-        scores[word_id] = -np.inf
-        best = torch.topk(scores, min(topn, len(self) - 1))
-        ranked = zip(best.values.tolist(), best.indices.tolist(), strict=True)
-        return [(self.vocab.words[i], float(s)) for s, i in ranked]
+        own = units[word_id * k : (word_id + 1) * k][active[word_id]]
+        pairs = (units[: count * k] @ own.T).masked_fill(~active[:count].reshape(-1, 1), -torch.inf)
+        return pairs.reshape(count, -1).amax(-1)
+
+    def _scores(self, score: measures.Measure, word_id: int, count: int, include_inactive: bool) -> Tensor:
+        """``score`` of ``word_id``'s mixture with each of the first ``count`` words', in chunks."""
+        table = (self.input.means, self.input.log_variances, self.log_weights(include_inactive))
+        query = tuple(t[word_id : word_id + 1] for t in table)
+        scores = torch.empty(count)
+        with torch.no_grad():
+            for start in range(0, count, RANK_CHUNK):
+                others = tuple(t[start : min(start + RANK_CHUNK, count)] for t in table)  # views, not copies
+                scores[start : start + len(others[0])] = score(
+                    tuple(t.expand(len(others[0]), *t.shape[1:]) for t in query), others)  # type: ignore[arg-type]
+        return scores
 
     # ---------------------------------------------------------- evaluation
     def evaluate_word_pairs(
-        self, path: str | os.PathLike, measure: str = "max_cosine", oov: str = "skip"
+        self, pairs: str | os.PathLike, delimiter: str = "\t", encoding: str = "utf8", restrict_vocab: int = 300_000,
+        case_insensitive: bool = True, dummy4unknown: bool = False, *, measure: str = "cosine",
     ) -> tuple[tuple[float, float], tuple[float, float], float]:
-        """Correlate a measure with the human scores of a ``word1 word2 score`` file, as
-        gensim's method does: returns ``(pearson, spearman, oov_ratio)``, each correlation a
-        ``(statistic, pvalue)`` pair and ``oov_ratio`` the percentage of pairs with an
-        unknown word, which ``oov="skip"`` leaves out and ``oov="zero"`` keeps as having no
-        similarity (see :mod:`w2gm.evaluate.pairs`)."""
+        """gensim's ``evaluate_word_pairs``: ``(pearson, spearman, oov_ratio)`` between a
+        measure and the human scores of a ``word1 word2 score`` file, each correlation a
+        ``(statistic, pvalue)`` pair and ``oov_ratio`` the percentage of pairs with a word
+        outside the first ``restrict_vocab``, which are left out (kept as least similar with
+        ``dummy4unknown``; see :mod:`w2gm.evaluate.pairs`).  The measure is gensim's cosine of
+        the words' vectors by default, any of :mod:`w2gm.measures` with ``measure=``.  The
+        file's delimiter (tab, comma or spaces) and a header line are found by the reader, so
+        ``delimiter`` may be any of those; the text must be UTF-8."""
         from .evaluate.similarity import evaluate_pairs_file
 
-        return evaluate_pairs_file(self, path, measure, oov)  # type: ignore[arg-type]
+        if delimiter not in ("\t", ",", " "):
+            raise W2GMError(f"delimiter {delimiter!r}: w2gm reads files separated by tabs, commas or spaces")
+        if encoding.lower().replace("-", "") not in ("utf8", "utf8sig", "ascii"):
+            raise W2GMError(f"encoding {encoding!r}: w2gm reads UTF-8 files")
+        return evaluate_pairs_file(  # type: ignore[return-value]
+            self, pairs, "centroid_cosine" if measure == "cosine" else measure,  # type: ignore[arg-type]
+            "zero" if dummy4unknown else "skip", restrict_vocab, case_insensitive)
+
+    def save_word2vec_format(
+        self, fname: str | os.PathLike, fvocab: str | os.PathLike | None = None, binary: bool = False,
+        total_vec: int | None = None, write_header: bool = True, prefix: str = "", append: bool = False,
+        sort_attr: str = "count", *, keys: str = "both",
+    ) -> None:
+        """gensim's ``save_word2vec_format``: the table (or its ``keys="words"`` or
+        ``"components"``) in the word2vec tool's format, in the table's order (words by
+        decreasing count, then components), and with ``fvocab`` a ``key count`` file beside
+        it.  A file is replaced as gensim replaces it, but atomically: a failure leaves the
+        old file whole (``append=True`` adds to it in place)."""
+        if sort_attr != "count":
+            raise W2GMError(f"sort_attr {sort_attr!r}: a w2gm model has only the 'count' attribute")
+        table = self.key_table()
+        if keys not in KEY_KINDS:
+            raise W2GMError(f"keys must be one of {', '.join(KEY_KINDS)}, got {keys!r}")
+        rows = list(table.rows(keys))
+        names = [table.index_to_key[row] for row in rows]
+        outputs: list[tuple[str | os.PathLike, Callable[[BinaryIO], None]]] = [(fname, lambda handle: write_word2vec(
+            names, table.vectors[rows], handle, binary, write_header, prefix, total_vec))]
+        if fvocab is not None:
+            counts = self.vocab.counts[table.row_words[rows]]
+            outputs.append((fvocab, lambda handle: handle.write("".join(
+                f"{prefix}{name} {count}\n" for name, count in zip(names, counts.tolist(), strict=True)).encode())))
+        for path, write in outputs:
+            if append:
+                try:
+                    with open(path, "ab") as handle:
+                        write(handle)
+                except OSError as error:
+                    raise W2GMError(f"cannot write {path}: {os_reason(error)}") from None
+            else:
+                with modelfile.atomic_writer(path) as handle:
+                    write(handle)
 
     def entailment_score(self, a: str, b: str, measure: str = "kl") -> float:
         """How strongly ``a`` entails ``b`` (every a is a b).  The default is minus the

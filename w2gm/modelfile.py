@@ -14,8 +14,10 @@ A version 1 file has no usage: it loads with usage unknown, every component acti
 
 Writes are atomic (:func:`atomic_writer`), so a crash or a full disk leaves any previous
 file intact.  Reading checks the header before the tensors, and every tensor's type, shape
-and values before the model is built: a damaged or foreign file is a :class:`ModelFileError`
-naming the file, never another exception and never a silently wrong model.
+and values before the model is built (:mod:`w2gm.filechecks`: the version, the sizes, the
+counts, the parameters' ranges, the tables against each other and against the recorded
+options): a damaged or foreign file is a :class:`ModelFileError` naming the file and the
+fault, never another exception and never a silently wrong model.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +39,16 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from .errors import ModelFileError, W2GMError, os_reason
-from .filechecks import check_config, check_sizes
+from .filechecks import (
+    check_config,
+    check_counts,
+    check_parameters,
+    check_shapes_agree,
+    check_sizes,
+    check_usage_counts,
+    check_version,
+    check_words,
+)
 from .mixture import PARAMETER_NAMES, MixtureTable
 from .usage import Usage
 from .vocab import Vocabulary
@@ -61,11 +72,13 @@ class ModelContents:
 
 
 @contextmanager
-def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
+def atomic_writer(path: str | os.PathLike, before_replace: Callable[[], None] | None = None) -> Iterator[BinaryIO]:
     """A binary file to write ``path`` through: what is written replaces ``path`` (fsynced,
     then renamed over it) only when the ``with`` block ends without error, so readers see
     either the old file or the whole new one.  A failed write (a full disk, say) removes the
-    temporary file and raises :class:`W2GMError` naming ``path`` and the reason."""
+    temporary file and raises :class:`W2GMError` naming ``path`` and the reason.
+    ``before_replace`` is called just before the rename, and may refuse it by raising
+    (:meth:`w2gm.outputs.Claim.verify`)."""
     path = Path(path)
     if not path.name:
         raise W2GMError(f"cannot write {path}: not a file name")
@@ -79,6 +92,8 @@ def atomic_writer(path: str | os.PathLike) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if before_replace is not None:
+            before_replace()
         os.replace(temporary, path)
     except BaseException as error:
         temporary.unlink(missing_ok=True)
@@ -144,8 +159,10 @@ def to_bytes(contents: ModelContents) -> bytes:
     return safetensors_save(tensors, metadata=metadata)
 
 
-def save(path: str | os.PathLike, contents: ModelContents) -> None:
-    atomic_write_bytes(path, to_bytes(contents))
+def save(path: str | os.PathLike, contents: ModelContents, before_replace: Callable[[], None] | None = None) -> None:
+    """Write the model atomically (``before_replace``: see :func:`atomic_writer`)."""
+    with atomic_writer(path, before_replace) as handle:
+        handle.write(to_bytes(contents))
 
 
 def _corrupt(path: str, detail: str) -> ModelFileError:
@@ -167,15 +184,7 @@ def _read_metadata(handle: BinaryIO, size: int, path: str) -> dict[str, str]:
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path}: not a w2gm model file (a safetensors file of another kind)")
-    try:
-        version = int(metadata.get("format_version", ""))
-    except (ValueError, TypeError):
-        raise ModelFileError(f"{path}: unreadable format version {metadata.get('format_version')!r}") from None
-    if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: model format version {version} is newer than this w2gm reads "
-            f"({FORMAT_VERSION}); upgrade w2gm"
-        )
+    check_version(metadata.get("format_version"), FORMAT_VERSION, path)
     return metadata
 
 
@@ -200,6 +209,8 @@ def _read_vocab(tensors: dict[str, torch.Tensor], path: str) -> Vocabulary:
         words = [blob[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     except UnicodeDecodeError:
         raise _corrupt(path, "a word is not UTF-8") from None
+    check_words(words, path)
+    check_counts(counts, path)
     vocab = Vocabulary(words, counts)
     if len(vocab.index) != len(vocab):
         raise _corrupt(path, "a word occurs twice in the vocabulary")
@@ -222,10 +233,9 @@ def _read_table(tensors: dict[str, torch.Tensor], prefix: str, size: int, path: 
         and logits.shape == means.shape[:2]
     ):
         raise _corrupt(path, f"{prefix} parameter shapes do not match a {size}-word vocabulary")
-    for name, value in zip(PARAMETER_NAMES, (means, log_variances, logits), strict=True):
-        if not torch.isfinite(value).all():
-            raise _corrupt(path, f"{prefix}.{name} holds values that are not finite")
-    return MixtureTable(means, log_variances, logits)
+    table = MixtureTable(means, log_variances, logits)
+    check_parameters(prefix, table.parameters(), path)
+    return table
 
 
 def _read_usage(tensors: dict[str, torch.Tensor], shape: torch.Size, path: str) -> Usage | None:
@@ -294,6 +304,8 @@ def load(path: str | os.PathLike) -> ModelContents:
     }
     config = _read_json_object(metadata, "config", path_str)
     training = _read_json_object(metadata, "training", path_str)
-    check_config(config, path_str)
+    check_shapes_agree(tables["input"], tables.get("output"), check_config(config, path_str), config, path_str)
     usage = _read_usage(tensors, tables["input"].logits.shape, path_str)
+    if usage is not None:
+        check_usage_counts(usage.counts, path_str)
     return ModelContents(vocab, tables["input"], tables.get("output"), config, training, usage)

@@ -1,4 +1,4 @@
-"""Exclusive locks that keep two runs off the same checkpoint directory or model file.
+"""Exclusive locks that keep two runs off the same checkpoint directory, model file or export.
 
 A lock is a small file holding the owner's process id, locked with ``flock``: the kernel
 drops the lock when its owner exits, however it exits (SIGKILL included), so a lock file
@@ -80,8 +80,9 @@ def _read_pid(fd: int) -> int | None:
         return None
 
 
-def output_lock(output: str | os.PathLike) -> RunLock:
-    """The lock of a model file: a hidden file beside it, so that it works before the
-    model exists and never touches the model itself."""
+def output_lock(output: str | os.PathLike, what: str | None = None) -> RunLock:
+    """The lock of an output (a model file, an export): a hidden file beside it, so that it
+    works before the output exists and never touches the output itself.  ``what`` names it
+    in errors (default ``--output PATH``)."""
     target = Path(output)
-    return RunLock(target.with_name(f".{target.name}.w2gm-lock"), f"--output {target}")
+    return RunLock(target.with_name(f".{target.name}.w2gm-lock"), what or f"--output {target}")

@@ -16,7 +16,8 @@ subsampling keep probability and the sum divided by a temperature (QUERY_TEMPERA
 the window's words are not independent evidence), so that a posterior of 0.9 is right about
 90 % of the time; the earlier soft vote (r(c) averaged over the known context words) is
 ``rule="average"`` (:mod:`w2gm.occurrence`).  With no known context word the posterior is
-the prior, the weights p.
+the prior, the weights p (:func:`known_context` says which words were read, so that callers can
+say when none was).
 
 Everything is batched: :func:`context_posteriors` scores ``[N]`` words against ``[N, L]``
 context windows (``-1`` pads) in chunks, one tensor expression per chunk, on the device the
@@ -108,6 +109,8 @@ def context_posteriors(
     context_ids = torch.as_tensor(context_ids, dtype=torch.long, device=device)
     if context_ids.ndim != 2 or len(context_ids) != len(word_ids):
         raise ValueError(f"context ids must be [{len(word_ids)}, L], got {tuple(context_ids.shape)}")
+    if context_ids.shape[1] == 0:  # no context word anywhere: one unknown each, which gives the prior
+        context_ids = torch.full((len(word_ids), 1), -1, dtype=torch.long, device=device)
     log_weights = words.log_weights() if word_log_weights is None else word_log_weights.to(device)
     context_log_weights = contexts.log_weights()
     rows = []
@@ -145,17 +148,46 @@ def context_windows(
 
     Where the word itself occurs in a context, the ``window`` words each side of its first
     occurrence are its context, as in SCWS; where it does not, every word of the context is.
-    Unknown words are skipped."""
-    if window < 1:
-        raise W2GMError(f"window must be at least 1, got {window}")
+    The word itself is never its own context (however written: ``ROCK``, ``rock,`` where
+    the model's tokenizer reads that as rock), and unknown words are skipped: a context with
+    no other known word (empty, or only the word itself) is a row of -1, whose posterior is
+    the prior.  The one check of what callers pass: the word a string, each context a
+    string or a sequence of strings."""
+    if not isinstance(word, str):
+        raise W2GMError(f"word must be a string, got {type(word).__name__} {word!r}")
+    if isinstance(contexts, str):
+        raise W2GMError("contexts must be a list of contexts (each a string or a list of words), not one string")
+    if isinstance(window, bool) or not isinstance(window, int | np.integer) or window < 1:
+        raise W2GMError(f"window must be a whole number of at least 1, got {window!r}")
     forms = {word, word.lower()}
+    word_id = int(lookup_ids(vocab, [word])[0])
     rows = []
     for context in contexts:
-        tokens = context.split() if isinstance(context, str) else list(context)
-        position = next((i for i, t in enumerate(tokens) if t in forms or t.lower() in forms), None)
-        rows.append(window_ids(vocab, tokens, position, window))
+        tokens = context.split() if isinstance(context, str) else _tokens(context)
+        ids = lookup_ids(vocab, tokens)
+        own = np.array([t in forms or t.lower() in forms for t in tokens], dtype=bool) | (ids == word_id) & (
+            word_id >= 0)
+        read = np.ones(len(tokens), dtype=bool)
+        if own.any():
+            position = int(own.argmax())
+            read[:] = False
+            read[max(0, position - window) : position + 1 + window] = True
+        rows.append(ids[read & ~own])
     width = max((len(r) for r in rows), default=0)
-    ids = np.full((len(rows), width), -1, dtype=np.int64)
+    ids = np.full((len(rows), max(width, 1)), -1, dtype=np.int64)
     for n, row in enumerate(rows):
         ids[n, : len(row)] = row
     return ids
+
+
+def _tokens(context: object) -> list[str]:
+    if isinstance(context, bytes) or not isinstance(context, Sequence) or \
+            not all(isinstance(token, str) for token in context):
+        raise W2GMError(f"context must be a string or a list of words, got {type(context).__name__} {context!r:.80}")
+    return list(context)
+
+
+def known_context(vocab: Vocabulary, ids: np.ndarray) -> list[str]:
+    """The words of one row of :func:`context_windows` that the posterior reads (the known
+    ones); empty when it is the prior."""
+    return [vocab.words[i] for i in ids.tolist() if i >= 0]

@@ -12,6 +12,7 @@ from .evaluate.neighbors import component_reports, mark
 from .evaluate.report import Format, Row, Table, render
 from .evaluate.suite import model_header
 from .keyed import KeyedMixtures
+from .senses import context_windows, known_context
 from .usage import describe
 
 
@@ -71,6 +72,10 @@ def senses_table(
     if posterior is not None:
         chosen = int(posterior.argmax())
         table.notes.append(f"context: {context!r}; chosen: {word}:{chosen} (posterior {posterior[chosen]:.3f})")
+        ids = context_windows(model.vocab, word, [context], window or model.training_window)[0]
+        if not known_context(model.vocab, ids):
+            table.notes.append(f"no known context word in {context!r} (the word itself does not count): "
+                               "the posterior is the prior, the mixture weights")
     if model.usage is not None:
         table.notes.append(f"inactive: {describe()}")
     return table

@@ -21,13 +21,44 @@ from .errors import W2GMError
 
 
 class Stopped(KeyboardInterrupt):
-    """A SIGTERM received outside the training loop."""
+    """A SIGTERM received outside the training loop, or any stop with the words that say
+    what it left behind (:func:`explained`)."""
 
-    exit_code = 128 + signal.SIGTERM
+    def __init__(self, message: str, exit_code: int = 128 + signal.SIGTERM) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _raise_stopped(number: int, frame: Any) -> None:
     raise Stopped(f"stopped by {signal.Signals(number).name}")
+
+
+def explained(stop: KeyboardInterrupt, what: str) -> Stopped:
+    """``stop`` (Ctrl-C or SIGTERM, its exit code kept) with ``what`` it left as it was."""
+    return Stopped(f"{str(stop) or 'interrupted'}; {what}", getattr(stop, "exit_code", 128 + signal.SIGINT))
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM held back for the block, then raised again: for steps that must
+    not be cut apart (forking a pool, moving two files into place)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.getsignal(number) for number in numbers}
+    for number in numbers:
+        if previous[number] is not None:  # None: a handler not set from Python, left alone
+            signal.signal(number, lambda received, frame: held.append(received))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            if handler is not None:
+                signal.signal(number, handler)
+        for number in held:
+            signal.raise_signal(number)
 
 
 @contextmanager

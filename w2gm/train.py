@@ -23,10 +23,10 @@ from .config import EXECUTION_FIELDS, PRESETS, TrainConfig, check_engine, make_c
 from .engines import resolve_backend, resolve_device
 from .errors import W2GMError
 from .keyed import KeyedMixtures
-from .outputs import check_output, remove_leftovers
+from .outputs import Claim, claim_output
 from .reading.corpus import EncodedCorpus, encode
 from .reading.files import expand_paths, sample_corpus_path
-from .runlock import RunLock, output_lock
+from .runlock import RunLock
 from .stopping import TrainingInterrupted, sigterm_raises
 from .trainer import Checkpointing, Trainer
 from .usage import Usage
@@ -162,12 +162,12 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
             temporary = tempfile.TemporaryDirectory(prefix="w2gm-")
             checkpoint_dir = group.share(temporary.name if group.is_main else None)  # type: ignore[assignment]
         directory = CheckpointDir(checkpoint_dir if checkpoint_dir is not None else f"{output}.checkpoint")
+    claim = None
     if output is not None and group.is_main:
         inputs = [] if saved is not None else expand_paths(_corpus_paths(corpus))
-        directory.refuse_as_output(check_output(output, inputs, overwrite))
-        locks.append(output_lock(output))
-        locks[-1].acquire()
-        remove_leftovers(output)
+        claim = claim_output(output, inputs, overwrite)  # checked, locked, leftovers cleared
+        locks.append(claim.lock)
+        directory.refuse_as_output(claim.path)
     if saved is not None and group.is_main:
         directory.claim()
     locks.append(directory.lock)  # released last, after the directory's own cleanup
@@ -222,21 +222,21 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
             trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]),
             encoded.ids, config.window, device, threads=config.threads))
         model.training["usage_seconds"] = time.perf_counter() - started
-        if output is not None:
-            _save_or_keep(model, output, trainer, checkpointing, position)
+        if claim is not None:
+            _save_or_keep(model, claim, trainer, checkpointing, position)
         directory.remove()
     if temporary is not None:
         temporary.cleanup()
     return model
 
 
-def _save_or_keep(model: KeyedMixtures, output: str | os.PathLike, trainer: Trainer, checkpointing: Checkpointing,
+def _save_or_keep(model: KeyedMixtures, claim: Claim, trainer: Trainer, checkpointing: Checkpointing,
                   position: Position) -> None:
     """Save the model; when that fails (a full disk) or is interrupted, keep the trained
     state in the checkpoint directory if it fits, so that --resume only has to save it."""
-    directory = checkpointing.directory
+    directory, output = checkpointing.directory, claim.path
     try:
-        model.save(output)
+        model.save(output, claim.verify)  # nothing put at the output since the run began is replaced
     except (W2GMError, KeyboardInterrupt) as error:
         try:
             trainer.save_checkpoint(checkpointing, position)

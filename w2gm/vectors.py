@@ -1,321 +1,345 @@
-"""gensim's ``KeyedVectors`` conventions on a mixture model, so that code written for
-gensim works on w2gm models.
+"""gensim's ``KeyedVectors`` methods on a mixture model, so that code written for gensim runs
+unchanged on w2gm models (the conventions, method by method: docs/gensim.md).
 
-The vectors are the component means: one row per component, keyed ``word:k`` (and keyed
-``word`` alone when K = 1, where a w2gm model is a set of word vectors like gensim's, and
-every method here gives what gensim gives on the same vectors).  Where K > 1:
-
-* ``model["rock"]`` is the word's ``[K, D]`` means, ``model["rock:1"]`` one component's;
-* in ``positive``/``negative`` lists and ``doesnt_match``, a plain word stands for the
-  weight-averaged direction of its components, ``sum_k p_k mu_k / |mu_k|``; a ``word:k``
-  key for that component alone;
-* vector arithmetic (``most_similar`` with lists, ``most_similar_cosmul``,
-  ``similar_by_vector``) ranks components, leaving out every component of the words the
-  query names, and ``evaluate_word_analogies`` takes the word
-  of the best component as the answer.
-
-``most_similar("rock")`` with a single word keeps w2gm's own meaning (words ranked by their
-closest component pair), which for K = 1 is gensim's cosine ranking.
+The keys and vectors are those of :class:`w2gm.keytable.KeyTable`: each word (its mixture's
+mean), then each active component (``word:k``, its mean).  Every method answers as gensim
+answers on that table, with one difference: a query's answers are keys of the kind it names
+— words for words (or vectors alone), components for ``word:k`` keys (``kind=`` chooses) —
+and never a key of a word the query names (so ``rock:1`` does not answer with ``rock:0``).
+A word query therefore answers as gensim does on the file ``w2gm export`` writes by default
+(word keys), a component query as gensim on ``--keys components``, less the query word's
+other components.  Queries also accept inactive components by name (``rock:1`` when it is
+inactive), which are not keys of the table; ``include_inactive=True`` makes them answers
+too, and counts them in the words' means.
 """
 
 from __future__ import annotations
 
-import gzip
-import itertools
 import os
 from collections.abc import Callable, Sequence
-from importlib import resources
-from pathlib import Path
+from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 import torch
 
-from .errors import W2GMError
-from .mixture import MixtureTable
-from .vocab import Vocabulary
+from .analogies import Section, evaluate_word_analogies
+from .errors import QueryError, UnknownKeyError, W2GMError
+from .keytable import KEY_TYPES, Key, TableAccess, unit
 
-Key = str | np.ndarray
-
-
-def analogy_path() -> Path:
-    """The Google analogy set bundled with the package (see data/eval/PROVENANCE.md)."""
-    return Path(str(resources.files("w2gm") / "data" / "eval" / "analogy" / "questions-words.txt.gz"))
-Section = dict[str, Any]
+KINDS = ("words", "components")
 
 
-def _as_list(items: Key | Sequence[Key] | None) -> list[Key]:
+def as_list(items: Any) -> list:
+    """gensim's ``_ensure_list``: one key or vector as a list of one."""
     if items is None:
         return []
-    if isinstance(items, (str, np.ndarray)):
+    if isinstance(items, KEY_TYPES) or (isinstance(items, np.ndarray) and items.ndim == 1):
         return [items]
     return list(items)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(vector)
-    return vector / norm if norm > 0 else vector
+def older_topn(negative: Any, topn: Any) -> tuple[Any, int | None]:
+    """w2gm's older ``most_similar(key, 5)`` (an int as ``negative`` is the topn, where gensim
+    would read a row number), and gensim 4's one rule for ``topn``: a whole number (below 1
+    asks for nothing) or None (every score)."""
+    if isinstance(negative, Integral) and not isinstance(negative, bool):
+        negative, topn = None, int(negative)
+    check_topn(topn)
+    return negative, topn
 
 
-class VectorQueries:
-    """The KeyedVectors methods; mixed into :class:`w2gm.keyed.KeyedMixtures`, which gives
-    them the members annotated here."""
+def check_topn(topn: Any) -> None:
+    if topn is not None and (isinstance(topn, bool) or not isinstance(topn, Integral)):
+        raise W2GMError(f"topn must be a whole number or None, got {topn!r}")
 
-    vocab: Vocabulary
-    input: MixtureTable
-    components_per_word: int
-    dim: int
+
+@dataclass(frozen=True)
+class _Space:
+    """The keys a query may answer with: their cosines with a vector, their words, which
+    of them may be answers at all, and their names."""
+
+    cosines: Callable[[np.ndarray], np.ndarray]
+    word_ids: np.ndarray
+    allowed: np.ndarray
+    name: Callable[[int], str]
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    """A key of a query: its vector, its word (-1 for a vector), whether it is a component,
+    and its place among the words (the word id) or the components (``word * K + k``)."""
+
+    vector: np.ndarray
+    word: int
+    component: bool
+    index: int
+
+
+class VectorQueries(TableAccess):
+    """The KeyedVectors queries; mixed into :class:`w2gm.keyed.KeyedMixtures`, which gives
+    them the members annotated here (and those of :class:`TableAccess`)."""
+
+    active: Callable[..., torch.Tensor]
     parse_component: Callable[[str], tuple[int, int | None]]
     unit_means: Callable[[], torch.Tensor]
-    similarity: Callable[..., float]
-    most_similar: Callable[..., list[tuple[str, float]]]
 
-    # ------------------------------------------------------------ the table
-    @property
-    def index_to_key(self) -> list[str]:
-        """The key of each row of :attr:`vectors`: ``word`` (K = 1) or ``word:k``."""
-        if self.components_per_word == 1:
-            return list(self.vocab.words)
-        return [f"{word}:{k}" for word in self.vocab.words for k in range(self.components_per_word)]
-
-    @property
-    def key_to_index(self) -> dict[str, int]:
-        return {key: row for row, key in enumerate(self.index_to_key)}
-
-    @property
-    def vector_size(self) -> int:
-        return self.dim
-
-    @property
-    def vectors(self) -> np.ndarray:
-        """Every component mean, ``[V * K, D]``, row ``word_id * K + k``."""
-        return self.input.means.reshape(-1, self.dim).numpy()
-
-    def get_index(self, key: str) -> int:
-        """The row of a ``word:k`` key (or of a word, when K = 1)."""
-        word_id, component = self.parse_component(key)
-        if component is None:
-            if self.components_per_word != 1:
-                raise W2GMError(f"{key!r} has K={self.components_per_word} rows; name one as {key}:k")
-            component = 0
-        return word_id * self.components_per_word + component
-
-    def get_vector(self, key: str, norm: bool = False) -> np.ndarray:
-        """``model[key]``, scaled to unit length (each row) with ``norm``."""
-        vector = self[key]
-        if norm:
-            vector = vector / np.maximum(np.linalg.norm(vector, axis=-1, keepdims=True), 1e-30)
-        return vector
-
-    def __getitem__(self, key: str | Sequence[str]) -> np.ndarray:
-        """A word's means ``[K, D]`` (``[D]`` when K = 1, as gensim), a component's ``[D]``,
-        or a list of keys stacked."""
-        if not isinstance(key, str):
-            return np.stack([self[k] for k in key])
-        word_id, component = self.parse_component(key)
-        means = self.input.means[word_id].numpy()
-        if component is not None:
-            return means[component].copy()
-        return means[0].copy() if self.components_per_word == 1 else means.copy()
-
-    # ------------------------------------------------------ vector queries
-    def _direction(self, key: Key) -> np.ndarray:
-        """The unit vector a key stands for in vector arithmetic (see the module docstring)."""
+    # ------------------------------------------------------------- queries
+    def _resolve(self, key: Key, include_inactive: bool = False) -> _Resolved:
+        """A query key: a table row, an inactive component or K = 1's ``word:0`` named, or a vector."""
         if isinstance(key, np.ndarray):
-            return key
-        word_id, component = self.parse_component(key)
-        units = self.unit_means()[word_id * self.components_per_word : (word_id + 1) * self.components_per_word]
-        if component is not None:
-            return units[component].numpy()
-        return _unit((self._weights(word_id)[:, None] * units).sum(0).numpy())
+            if key.shape != (self.dim,):
+                raise QueryError(f"a query vector needs {self.dim} numbers, got shape {key.shape}")
+            return _Resolved(key.astype(np.float32), -1, False, -1)
+        table = self.key_table(include_inactive)
+        row = table.find(key)
+        if row >= table.words:
+            index = int(np.flatnonzero(table.component_rows == row)[0])
+            return _Resolved(table.vectors[row], int(table.row_words[row]), True, index)
+        if row >= 0:
+            return _Resolved(table.vectors[row], row, False, row)
+        if isinstance(key, str):
+            word, component = self.parse_component(key)
+            if component is not None:
+                index = word * self.components_per_word + component
+                return _Resolved(self.input.means[word, component].numpy(), word, True, index)
+        raise UnknownKeyError(self._unknown(key))
 
-    def _weights(self, word_id: int) -> torch.Tensor:
-        """One word's mixture weights (not the whole table's, which ``input.weights()`` gives)."""
-        return torch.softmax(self.input.logits[word_id], -1)
+    def _space(self, kind: str, include_inactive: bool, restrict_vocab: int | None,
+               clip: tuple[int, int | None] = (0, None)) -> _Space:
+        """The words (rows ``clip`` of the table, or the first ``restrict_vocab``) or the
+        components (of the first ``restrict_vocab`` words) a query may answer with."""
+        if kind not in KINDS:
+            raise W2GMError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        words = len(self.vocab)
+        if kind == "words":
+            table = self.key_table(include_inactive)
+            start, end = (0, restrict_vocab) if restrict_vocab else (clip[0], clip[1] or words)
+            end = min(end, words)
+            vectors, norms = table.vectors[start:end], table.norms[start:end]
+            keys = table.index_to_key
+            return _Space(lambda v: (vectors @ v) / (norms * np.linalg.norm(v)),
+                          np.arange(start, end), np.ones(end - start, dtype=bool), lambda i: keys[start + i])
+        if clip != (0, None):
+            raise W2GMError("clip_start and clip_end select rows of word answers; use restrict_vocab for components")
+        k, limit = self.components_per_word, min(restrict_vocab or words, words)
+        units = self.unit_means()[: limit * k].numpy()
+        allowed = self.active(include_inactive)[:limit].reshape(-1).numpy()
+        names = self.vocab.words
+        return _Space(lambda v: units @ unit(v), np.arange(limit * k) // k, allowed,
+                      lambda i: f"{names[i // k]}:{i % k}")
 
-    def _input_rows(self, keys: list[Key]) -> set[int]:
-        """The rows of the words a query names (all their components), which its answers
-        leave out."""
-        k = self.components_per_word
-        rows: set[int] = set()
-        for key in keys:
-            if isinstance(key, str):
-                word_id, _ = self.parse_component(key)
-                rows.update(range(word_id * k, (word_id + 1) * k))
-        return rows
-
-    def _ranked(self, scores: np.ndarray, exclude: set[int], topn: int | None) -> list[tuple[str, float]] | np.ndarray:
-        if topn is None:
-            return scores
-        if topn < 1:
+    def _best(self, space: _Space, scores: np.ndarray, named: set[int], topn: int) -> list[tuple[str, float]]:
+        """The ``topn`` best allowed keys of ``space``, none of a word in ``named``."""
+        scores = np.where(space.allowed & ~np.isin(space.word_ids, list(named)), scores, -np.inf)
+        count = min(topn, int(np.isfinite(scores).sum()))
+        if count < 1:
             return []
-        count = min(topn + len(exclude), len(scores))
         best = np.argpartition(-scores, count - 1)[:count]
         best = best[np.argsort(-scores[best], kind="stable")]
-        keys = self.index_to_key
-        return [(keys[row], float(scores[row])) for row in best if row not in exclude][:topn]
+        return [(space.name(int(i)), float(scores[i])) for i in best]
 
-    def _row_units(self, restrict_vocab: int | None) -> np.ndarray:
-        rows = None if restrict_vocab is None else restrict_vocab * self.components_per_word
-        return self.unit_means()[:rows].numpy()
+    def _query_keys(self, positive: Any, negative: Any) -> tuple[list[Key], np.ndarray]:
+        """Keys and weights of gensim's ``positive``/``negative`` (``(key, weight)`` pairs allowed)."""
+        positive, negative = as_list(positive), as_list(negative)
+        keys, weights = [], np.concatenate([np.ones(len(positive)), -np.ones(len(negative))])
+        for i, item in enumerate(positive + negative):
+            if isinstance(item, (*KEY_TYPES, np.ndarray)):
+                keys.append(item)
+            else:
+                keys.append(item[0])
+                weights[i] = item[1]
+        return keys, weights
 
-    def most_similar_vectors(
-        self,
-        positive: Key | Sequence[Key] | None = None,
-        negative: Key | Sequence[Key] | None = None,
-        topn: int | None = 10,
-        restrict_vocab: int | None = None,
+    def _table_scores(self, direction: np.ndarray, clip_start: int, clip_end: int | None,
+                      restrict_vocab: int | None, include_inactive: bool) -> np.ndarray:
+        """``topn=None``: the cosine of every row of the table (``clip``-ped), as gensim."""
+        table = self.key_table(include_inactive)
+        start, end = (0, restrict_vocab) if restrict_vocab else (clip_start, clip_end or len(table))
+        return (table.vectors[start:end] @ direction) / table.norms[start:end]
+
+    def most_similar(
+        self, positive: Any = None, negative: Any = None, topn: int | None = 10, clip_start: int = 0,
+        clip_end: int | None = None, restrict_vocab: int | None = None, indexer: Any = None, *,
+        kind: str | None = None, include_inactive: bool = False,
     ) -> list[tuple[str, float]] | np.ndarray:
-        """gensim's ``most_similar`` (3CosAdd): rows by cosine with the normalised mean of
-        the positive keys' unit vectors minus the negative ones'; the keys themselves are
-        left out; ``topn=None`` gives every row's score."""
-        positive, negative = _as_list(positive), _as_list(negative)
-        keys = positive + negative
+        """gensim's ``most_similar`` (3CosAdd): keys by cosine with the normalised weighted
+        mean of the query keys' unit vectors; ``topn=None`` gives every row's cosine.  The
+        answers are words, or components where the query names one (or ``kind`` says)."""
+        negative, topn = older_topn(negative, topn)
+        if topn is not None and topn < 1:
+            return []
+        keys, weights = self._query_keys(positive, negative)
         if not keys:
-            raise W2GMError("most_similar: give at least one positive or negative key")
-        mean = _unit(sum(sign * self._direction(key) for sign, key in zip(
-            [1.0] * len(positive) + [-1.0] * len(negative), keys, strict=True)))
-        scores = self._row_units(restrict_vocab) @ mean.astype(np.float32)
-        return self._ranked(scores, self._input_rows(keys), topn)
+            raise QueryError("cannot compute mean with no input")
+        resolved = [self._resolve(key, include_inactive) for key in keys]
+        mean = np.zeros(self.dim, dtype=np.float32)
+        for weight, key in zip(weights, resolved, strict=True):
+            mean += (weight * unit(key.vector)).astype(np.float32) if key.word >= 0 else weight * key.vector
+        mean = unit(mean / np.abs(weights).sum())
+        if indexer is not None and isinstance(topn, int):
+            return indexer.most_similar(mean, topn)
+        if not topn:
+            return self._table_scores(mean, clip_start, clip_end, restrict_vocab, include_inactive)
+        kind = kind or ("components" if any(key.component for key in resolved) else "words")
+        space = self._space(kind, include_inactive, restrict_vocab, (clip_start, clip_end))
+        return self._best(space, space.cosines(mean), {key.word for key in resolved}, topn)
 
     def most_similar_cosmul(
-        self,
-        positive: Key | Sequence[Key] | None = None,
-        negative: Key | Sequence[Key] | None = None,
-        topn: int | None = 10,
-        restrict_vocab: int | None = None,
+        self, positive: Any = None, negative: Any = None, topn: int | None = 10,
+        restrict_vocab: int | None = None, *, kind: str | None = None, include_inactive: bool = False,
     ) -> list[tuple[str, float]] | np.ndarray:
         """3CosMul (Levy and Goldberg 2014, Eq. 4): the product of the positive keys'
         cosines over the product of the negative ones', each cosine shifted to [0, 1]."""
-        positive, negative = _as_list(positive), _as_list(negative)
-        if not positive:
-            raise W2GMError("most_similar_cosmul: give at least one positive key")
-        units = self._row_units(restrict_vocab)
+        check_topn(topn)
+        if topn is not None and topn < 1:
+            return []
+        plus = [self._resolve(key, include_inactive) for key in as_list(positive)]
+        minus = [self._resolve(key, include_inactive) for key in as_list(negative)]
+        if not plus:
+            raise QueryError("cannot compute similarity with no input")
 
-        def shifted(key: Key) -> np.ndarray:
-            return (1 + units @ _unit(self._direction(key)).astype(np.float32)) / 2
+        def term(key: _Resolved) -> np.ndarray:  # gensim takes a vector as it is
+            return unit(key.vector) if key.word >= 0 else key.vector
 
-        numerator = np.prod([shifted(key) for key in positive], axis=0)
-        denominator = np.prod([shifted(key) for key in negative], axis=0) if negative else 1.0
-        return self._ranked(numerator / (denominator + 1e-6), self._input_rows(positive + negative), topn)
+        if not topn:
+            table = self.key_table(include_inactive)
+            rows = table.vectors[:restrict_vocab] if restrict_vocab else table.vectors
+            norms = table.norms[: len(rows)]
 
-    def similar_by_vector(
-        self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None
-    ) -> list[tuple[str, float]] | np.ndarray:
-        """Rows by cosine with ``vector``."""
-        vector = np.asarray(vector, dtype=np.float32)
-        if vector.shape != (self.dim,):
-            raise W2GMError(f"similar_by_vector: need a vector of {self.dim} numbers, got shape {vector.shape}")
-        return self._ranked(self._row_units(restrict_vocab) @ _unit(vector), set(), topn)
+            def cosines(vector: np.ndarray) -> np.ndarray:
+                return (rows @ vector) / norms
+        else:
+            kind = kind or ("components" if any(key.component for key in plus + minus) else "words")
+            space = self._space(kind, include_inactive, restrict_vocab)
 
-    def similar_by_word(self, word: str, topn: int = 10) -> list[tuple[str, float]]:
-        return self.most_similar(word, topn=topn)
+            def cosines(vector: np.ndarray) -> np.ndarray:
+                return space.cosines(vector) * np.linalg.norm(vector)
 
-    def doesnt_match(self, words: Sequence[str]) -> str:
-        """The word farthest (by cosine) from the normalised mean of the words' unit
-        vectors; unknown words are ignored, as gensim does."""
+        shifted = [[(1 + cosines(term(key))) / 2 for key in side] for side in (plus, minus)]
+        scores = np.prod(shifted[0], axis=0) / (np.prod(shifted[1], axis=0) + 1e-6)
+        if not topn:
+            return scores
+        return self._best(space, scores, {key.word for key in plus + minus}, topn)
+
+    def similar_by_key(self, key: Key, topn: int | None = 10, restrict_vocab: int | None = None
+                       ) -> list[tuple[str, float]] | np.ndarray:
+        return self.most_similar(positive=[key], topn=topn, restrict_vocab=restrict_vocab)
+
+    def similar_by_word(self, word: Key, topn: int | None = 10, restrict_vocab: int | None = None
+                        ) -> list[tuple[str, float]] | np.ndarray:
+        return self.similar_by_key(word, topn, restrict_vocab)
+
+    def similar_by_vector(self, vector: np.ndarray, topn: int | None = 10, restrict_vocab: int | None = None
+                          ) -> list[tuple[str, float]] | np.ndarray:
+        """Words (``kind="components"`` in :meth:`most_similar` for components) by cosine with ``vector``."""
+        return self.most_similar(positive=[np.asarray(vector, dtype=np.float32)], topn=topn,
+                                 restrict_vocab=restrict_vocab)
+
+    # ------------------------------------------------------- pairs and sets
+    def similarity(self, w1: Key, w2: Key, include_inactive: bool = False) -> float:
+        """Cosine of the two keys' vectors."""
+        first, second = (self._resolve(w, include_inactive).vector for w in (w1, w2))
+        return float(unit(first) @ unit(second))
+
+    def distance(self, w1: Key, w2: Key) -> float:
+        return 1.0 - self.similarity(w1, w2)
+
+    def distances(self, word_or_vector: Key, other_words: Sequence[Key] = ()) -> np.ndarray:
+        """1 - cosine from a key or vector to ``other_words``, or to every row of the table."""
+        vector = word_or_vector if isinstance(word_or_vector, np.ndarray) else self._resolve(word_or_vector).vector
+        others = self.vectors if not len(other_words) else self.vectors[[self.get_index(k) for k in other_words]]
+        return 1 - self.cosine_similarities(vector, others)
+
+    def closer_than(self, key1: Key, key2: Key) -> list[str]:
+        """The keys closer to ``key1`` than ``key2`` is, in table order, among the keys of
+        ``key1``'s kind (words, or the components of other words)."""
+        first, second = self._resolve(key1), self._resolve(key2)
+        space = self._space("components" if first.component else "words", False, None)
+        cosines = space.cosines(first.vector)
+        if second.component == first.component and 0 <= second.index < len(cosines):
+            threshold = cosines[second.index]  # as gensim: key2 compared with itself, exactly
+        else:
+            threshold = unit(first.vector) @ unit(second.vector)
+        closer = np.flatnonzero(space.allowed & (space.word_ids != first.word) & (cosines > threshold))
+        return [space.name(int(row)) for row in closer]
+
+    def words_closer_than(self, word1: Key, word2: Key) -> list[str]:
+        return self.closer_than(word1, word2)
+
+    def rank(self, key1: Key, key2: Key) -> int:
+        """Where ``key2`` stands among ``key1``'s nearest keys (1 = nearest)."""
+        return len(self.closer_than(key1, key2)) + 1
+
+    def most_similar_to_given(self, key1: Key, keys_list: Sequence[Key]) -> Key:
+        return keys_list[int(np.argmax([self.similarity(key1, key) for key in keys_list]))]
+
+    def n_similarity(self, ws1: Sequence[Key], ws2: Sequence[Key]) -> float:
+        """Cosine between the plain means of two sets of keys' vectors (gensim's)."""
+        if not (len(ws1) and len(ws2)):
+            raise QueryError("At least one of the passed list is empty.")
+        mean1 = self.get_mean_vector(ws1, pre_normalize=False)
+        mean2 = self.get_mean_vector(ws2, pre_normalize=False)
+        return float(unit(mean1) @ unit(mean2))
+
+    def rank_by_centrality(self, words: Sequence[Key], use_norm: bool = True) -> list[tuple[float, Key]]:
+        """``(cosine, key)`` by cosine with the normalised mean of the keys' (unit) vectors,
+        nearest first; unknown keys are left out."""
         used = [word for word in words if word in self]
         if not used:
-            raise W2GMError("doesnt_match: none of the words is in the model's vocabulary")
-        directions = np.stack([self._direction(word) for word in used])
-        scores = directions @ _unit(directions.mean(0))
-        return sorted(zip(scores.tolist(), used, strict=True), reverse=True)[-1][1]
+            raise QueryError("cannot select a word from an empty list")
+        vectors = np.vstack([self.get_vector(word, norm=use_norm) for word in used]).astype(np.float32)
+        scores = vectors @ unit(vectors.mean(0))
+        return sorted(zip(scores.tolist(), used, strict=True), reverse=True)
 
-    def n_similarity(self, first: Sequence[str], second: Sequence[str]) -> float:
-        """Cosine between the means of two sets of keys' vectors (not normalised first, as
-        gensim; for K > 1, a plain word's vector is its weighted mean of component means)."""
-        if not (len(first) and len(second)):
-            raise W2GMError("n_similarity: both lists need at least one word")
+    def doesnt_match(self, words: Sequence[Key]) -> Key:
+        return self.rank_by_centrality(words)[-1][1]
 
-        def mean(keys: Sequence[str]) -> np.ndarray:
-            return np.mean([self._mean_vector(key) for key in keys], axis=0)
+    def relative_cosine_similarity(self, wa: Key, wb: Key, topn: int = 10) -> float:
+        """Leeuwenberg et al.'s relative cosine: ``similarity(wa, wb)`` over the sum of
+        ``wa``'s ``topn`` best cosines."""
+        sims = self.similar_by_word(wa, topn)
+        if not len(sims):
+            raise QueryError("Cannot calculate relative cosine similarity without any similar words.")
+        return self.similarity(wa, wb) / sum(score for _, score in sims)  # type: ignore[misc]
 
-        return float(_unit(mean(first)) @ _unit(mean(second)))
+    def wmdistance(self, document1: Sequence[str], document2: Sequence[str], norm: bool = True) -> float:
+        """Word Mover's Distance (Kusner et al. 2015): the least cost of moving one
+        document's bag of keys onto the other's, the cost of a unit the Euclidean distance
+        between (unit, with ``norm``) vectors; solved as a transport problem with scipy.
+        Unknown keys are left out; ``inf`` where a document has none left."""
+        from scipy import sparse
+        from scipy.optimize import linprog
+        from scipy.spatial.distance import cdist
 
-    def _mean_vector(self, key: str) -> np.ndarray:
-        vector = self[key]
-        if vector.ndim == 2:  # a word of a K > 1 model: its expected mean
-            vector = self._weights(self.vocab.id(key)).numpy() @ vector
-        return vector
+        first, second = [w for w in document1 if w in self], [w for w in document2 if w in self]
+        if not first or not second:
+            return float("inf")
+        if set(first) | set(second) == {first[0]}:
+            return 0.0
+        bags = []
+        for document in (first, second):
+            keys, counts = np.unique(document, return_counts=True)
+            bags.append((list(keys), counts / counts.sum()))
+        (keys1, mass1), (keys2, mass2) = bags
+        cost = cdist(*(np.stack([self.get_vector(k, norm=norm) for k in keys]).astype(np.float64)
+                       for keys in (keys1, keys2)))
+        n, m = cost.shape
+        sends = sparse.kron(sparse.eye(n), np.ones((1, m)))  # each first-document key sends its mass
+        receives = sparse.kron(np.ones((1, n)), sparse.eye(m))  # each second-document key receives its mass
+        plan = linprog(cost.reshape(-1), A_eq=sparse.vstack([sends, receives]).tocsr(),
+                       b_eq=np.concatenate([mass1, mass2]), bounds=(0, None), method="highs")
+        return float(plan.fun)
 
-    def distance(self, first: str, second: str) -> float:
-        """1 - similarity (the cosine of the means for K = 1; max cosine otherwise)."""
-        return 1.0 - self.similarity(first, second)
-
-    # ------------------------------------------------------------- analogy
+    # ------------------------------------------------------------ analogies
     def evaluate_word_analogies(
-        self,
-        analogies: str | os.PathLike | None = None,
-        restrict_vocab: int = 300_000,
-        case_insensitive: bool = True,
-        dummy4unknown: bool = False,
+        self, analogies: str | os.PathLike | None = None, restrict_vocab: int = 300_000,
+        case_insensitive: bool = True, dummy4unknown: bool = False, similarity_function: str = "most_similar",
     ) -> tuple[float, list[Section]]:
-        """gensim's analogy test (word2vec's ``compute-accuracy``): for each ``a b c d`` line,
-        is ``d`` the best answer to ``b - a + c`` among the ``restrict_vocab`` most frequent
-        words, ``a``, ``b`` and ``c`` excluded?  Returns the total accuracy and one
-        ``{"section", "correct", "incorrect"}`` dict per ``: section`` plus a last one,
-        ``"Total accuracy"``.  ``analogies`` defaults to the bundled Google set (a ``.gz``
-        file is read decompressed).
-        Lines with a word outside those words are skipped (or counted
-        wrong with ``dummy4unknown``).  With ``case_insensitive`` (the default) words are
-        compared in upper case, the most frequent case variant standing for all."""
-        fold = str.upper if case_insensitive else str
-        allowed = self.vocab.words[:restrict_vocab]
-        known = {fold(word): word for word in reversed(allowed)}  # the most frequent variant wins
-        sections: list[Section] = []
-        analogies = analogy_path() if analogies is None else Path(analogies)
-        opener: Any = gzip.open if analogies.suffix == ".gz" else open
-        try:
-            handle = opener(analogies, "rt", encoding="utf-8", errors="replace")
-        except OSError as error:
-            raise W2GMError(f"{analogies}: cannot open: {error.strerror or error}") from None
-        with handle as lines:
-            for number, line in enumerate(lines, 1):
-                if line.startswith(": "):
-                    sections.append({"section": line.lstrip(": ").strip(), "correct": [], "incorrect": []})
-                    continue
-                fields = [fold(word) for word in line.split()]
-                if len(fields) != 4:
-                    continue
-                if not sections:
-                    raise W2GMError(f"{analogies}:{number}: an analogy before the first ': section' line")
-                if any(word not in known for word in fields):
-                    if dummy4unknown:
-                        sections[-1]["incorrect"].append(tuple(fields))
-                    continue
-                a, b, c, expected = fields
-                answers = self.most_similar_vectors(
-                    [known[b], known[c]], [known[a]], topn=5 * self.components_per_word,
-                    restrict_vocab=restrict_vocab,
-                )
-                predicted = None
-                for key, _ in answers:  # type: ignore[misc]
-                    predicted = fold(key if self.components_per_word == 1 else key.rpartition(":")[0])
-                    if predicted in known and predicted not in (a, b, c):
-                        break
-                sections[-1]["correct" if predicted == expected else "incorrect"].append(tuple(fields))
-        total = {
-            "section": "Total accuracy",
-            "correct": list(itertools.chain.from_iterable(s["correct"] for s in sections)),
-            "incorrect": list(itertools.chain.from_iterable(s["incorrect"] for s in sections)),
-        }
-        sections.append(total)
-        answered = len(total["correct"]) + len(total["incorrect"])
-        return (len(total["correct"]) / answered if answered else 0.0), sections
-
-    # --------------------------------------------------------------- gensim
-    def to_keyedvectors(self) -> Any:
-        """The component means as a ``gensim.models.KeyedVectors`` (gensim must be
-        installed: ``pip install gensim``), keys as :attr:`index_to_key`, with each word's
-        count."""
-        try:
-            from gensim.models import KeyedVectors
-        except ImportError:
-            raise W2GMError("to_keyedvectors needs gensim: pip install gensim") from None
-        keyed = KeyedVectors(vector_size=self.dim, count=0)
-        keyed.add_vectors(self.index_to_key, self.vectors.copy())
-        # add_vectors(extras=...) fails in gensim 4.4 (it iterates the dict as pairs)
-        keyed.allocate_vecattrs(["count"], [np.int64])
-        keyed.expandos["count"][:] = np.repeat(self.vocab.counts, self.components_per_word)
-        return keyed
-
+        """gensim's analogy test on the word keys (:func:`w2gm.analogies.evaluate_word_analogies`);
+        ``analogies`` defaults to the bundled Google set."""
+        table = self.key_table()
+        return evaluate_word_analogies(
+            table.index_to_key[: table.words], table.vectors[: table.words], analogies, restrict_vocab,
+            case_insensitive, dummy4unknown, similarity_function)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import W2GMError
+from .errors import UnknownKeyError, W2GMError
 from .spelling import WordLookup, did_you_mean
 
 
@@ -49,9 +49,11 @@ class Vocabulary:
         return found
 
     def id(self, word: str) -> int:
+        if not isinstance(word, str):
+            raise W2GMError(f"a word must be a string, got {type(word).__name__} {word!r}")
         found = self.find(word)
         if found < 0:
-            raise W2GMError(f"unknown word {word!r}: not in the model's vocabulary{self.did_you_mean(word)}")
+            raise UnknownKeyError(f"unknown word {word!r}: not in the model's vocabulary{self.did_you_mean(word)}")
         return found
 
     @property

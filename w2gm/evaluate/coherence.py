@@ -80,7 +80,7 @@ def component_report(
 ) -> ComponentReport:
     """Junk share, coherence, weight spread and sibling similarity over the words ranked
     ``ranks`` by frequency (the vocabulary is in decreasing frequency order)."""
-    ids = np.arange(min(ranks[0], len(model)), min(ranks[1], len(model)))
+    ids = np.arange(min(ranks[0], len(model.vocab)), min(ranks[1], len(model.vocab)))
     coherence = component_coherence(model, ids, neighbours)
     active = model.active()
     # without usage every component is active: the same neighbours, no second pass
@@ -92,7 +92,7 @@ def component_report(
     k = model.components_per_word
     sibling = float("nan")
     if k >= 2:
-        units = model.unit_means().reshape(len(model), k, -1)[ids]
+        units = model.unit_means().reshape(len(model.vocab), k, -1)[ids]
         gram = units @ units.transpose(1, 2)
         sibling = float(((gram.sum((1, 2)) - gram.diagonal(dim1=1, dim2=2).sum(-1)) / (k * (k - 1))).mean())
     largest = weights.max(1)

@@ -98,11 +98,21 @@ def score_pairs(
     second: Sequence[str],
     measure_names: Sequence[str],
     oov: OOVPolicy = "skip",
+    restrict_vocab: int | None = None,
+    case_insensitive: bool = True,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
     """Each measure's scores of the pairs ``(first[n], second[n])`` that the OOV policy
     keeps, the mask of which pairs those are (to select their gold values), and the number
-    of OOV pairs."""
-    first_ids, second_ids = lookup_ids(model.vocab, first), lookup_ids(model.vocab, second)
+    of OOV pairs.  A word outside the first ``restrict_vocab`` is OOV; so is one not in the
+    vocabulary exactly as written, unless ``case_insensitive`` (see :func:`lookup_ids`)."""
+    if case_insensitive:
+        first_ids, second_ids = lookup_ids(model.vocab, first), lookup_ids(model.vocab, second)
+    else:
+        first_ids, second_ids = (np.array([model.vocab.index.get(w, -1) for w in side], dtype=np.int64)
+                                 for side in (first, second))
+    if restrict_vocab is not None:
+        first_ids[first_ids >= restrict_vocab] = -1
+        second_ids[second_ids >= restrict_vocab] = -1
     known = (first_ids >= 0) & (second_ids >= 0)
     scored = score_ids(model, first_ids[known], second_ids[known], measure_names)
     kept = {name: apply_oov(values, known, oov) for name, values in scored.items()}

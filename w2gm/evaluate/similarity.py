@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import QueryError
 from .datasets import WordPairs, read_word_pairs
 from .pairs import OOVPolicy, ScoredModel, describe_policy, score_pairs
 from .report import Row, Table
@@ -75,12 +76,17 @@ def evaluate_word_pairs(
 
 
 def evaluate_pairs_file(
-    model: ScoredModel, path: str | os.PathLike, measure: str = "max_cosine", oov: OOVPolicy = "skip"
+    model: ScoredModel, path: str | os.PathLike, measure: str = "max_cosine", oov: OOVPolicy = "skip",
+    restrict_vocab: int | None = None, case_insensitive: bool = True,
 ) -> tuple[Correlation, Correlation, float]:
     """gensim's ``evaluate_word_pairs`` shape: ``(pearson, spearman, oov_ratio)``, the two
-    correlations as ``(statistic, pvalue)`` and the OOV ratio in percent of all pairs."""
+    correlations as ``(statistic, pvalue)`` and the OOV ratio in percent of all pairs;
+    :class:`QueryError` (a ValueError, as gensim raises) when no pair is in the vocabulary."""
     data = read_word_pairs(path)
-    scores, used, missing = score_pairs(model, data.first, data.second, [measure], oov)
+    scores, used, missing = score_pairs(model, data.first, data.second, [measure], oov, restrict_vocab,
+                                        case_insensitive)
+    if missing == len(data):
+        raise QueryError(f"{path}: no valid similarity judgements: every pair has a word the model does not know")
     pearson, spearman = correlations(scores[measure], data.scores[used])
     return pearson, spearman, 100.0 * missing / len(data)
 

@@ -114,7 +114,7 @@ def model_header(model: KeyedMixtures, path: str) -> dict[str, Any]:
     """The lines that say which model the tables describe."""
     return {
         "model": path,
-        "vocabulary": len(model),
+        "vocabulary": len(model.vocab),
         "components": model.components_per_word,
         "dim": model.dim,
         "covariance": model.covariance,

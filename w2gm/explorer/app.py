@@ -3,12 +3,16 @@
 Requests only ever name words and numbers: the page's assets are read into memory when
 the app is made and served from there by name, so no request reaches the file system.
 Every error, including FastAPI's own validation and routing errors, is answered as JSON
-``{"message": ..., "suggestions": [...]}``.
+``{"message": ..., "suggestions": [...]}``.  Requests whose Host header is not a name of the
+server are refused (``allowed_hosts``), so that a web page cannot reach the API of an
+explorer bound to this machine through DNS rebinding.
 """
 
 from __future__ import annotations
 
 import mimetypes
+import re
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -28,6 +32,9 @@ MAX_NEIGHBOURS = 100
 MAX_SUGGESTIONS = 50
 #: A context sentence longer than this is cut short by the browser's form anyway.
 MAX_CONTEXT_LENGTH = 2000
+
+#: A Host header: a bracketed IPv6 address or a name (no colon, bracket, @ or slash), then an optional port.
+_HOST_HEADER = re.compile(r"(\[[0-9a-f:.]+\]|[^:\[\]@/\s]*)(?::[0-9]*)?")
 
 #: The page loads only its own script and style sheet.
 PAGE_HEADERS = {
@@ -67,9 +74,24 @@ def _read_assets() -> dict[str, tuple[bytes, str]]:
     return assets
 
 
-def create_app(model: KeyedMixtures) -> FastAPI:
+def host_name(header: str) -> str:
+    """The name a Host header gives, without its port, in lower case: ``127.0.0.1:8000`` ->
+    ``127.0.0.1``, ``[::1]:8000`` -> ``[::1]``, ``LocalHost.`` -> ``localhost``.  A header
+    that is not a name and a port (``localhost:80@evil``) is returned whole, so that no list
+    of names holds it."""
+    header = header.strip().lower()
+    parsed = _HOST_HEADER.fullmatch(header)
+    return parsed.group(1).rstrip(".") if parsed else header
+
+
+def create_app(model: KeyedMixtures, allowed_hosts: Collection[str] | None = None) -> FastAPI:
     """The explorer for ``model``: the page at ``/``, the API under ``/api``, its OpenAPI
-    schema at ``/openapi.json``."""
+    schema at ``/openapi.json``.
+
+    ``allowed_hosts``: the names (as :func:`host_name` gives them) a request's Host header
+    may carry; any other is answered 400 before the request reaches the API.  A page on
+    another site cannot then read the API through a name it points at this machine (DNS
+    rebinding).  None accepts any name (``w2gm serve`` passes its address's names)."""
     explorer = Explorer(model)
     assets = _read_assets()
     app = FastAPI(
@@ -82,6 +104,17 @@ def create_app(model: KeyedMixtures) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+
+    if allowed_hosts is not None:
+        names = frozenset(host_name(name) for name in allowed_hosts)
+
+        @app.middleware("http")
+        async def check_host(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+            header = request.headers.get("host", "")
+            if host_name(header) not in names:
+                return _error(400, f"Host {header!r} is not a name of this server; start w2gm serve with "
+                                   f"--allow-host {host_name(header) or 'NAME'} to accept it")
+            return await call_next(request)
 
     @app.exception_handler(NotFound)
     def not_found(request: Request, error: NotFound) -> JSONResponse:

@@ -40,7 +40,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default: this machine only)"
     )
     parser.add_argument("--port", type=_port, default=8000, help="port to listen on (default: 8000)")
+    parser.add_argument(
+        "--allow-host", metavar="NAME", action="append", default=[],
+        help="also answer requests for this host name (repeatable; '*' for any).  On 127.0.0.1 or "
+        "localhost (the default) only localhost, 127.0.0.1 and [::1] are answered, so that no web page "
+        "can reach the explorer through a name of its own (DNS rebinding); on another address any name is, "
+        "unless --allow-host names them",
+    )
     parser.set_defaults(run=run)
+
+
+def allowed_hosts(host: str, extra: list[str]) -> set[str] | None:
+    """The Host names the explorer answers on ``host``: the loopback names (and the address
+    itself) on a loopback address, any (None) on another unless ``extra`` names some;
+    ``extra`` is added, and ``*`` among them opens it to any."""
+    if "*" in extra:
+        return None
+    own = f"[{host}]" if ":" in host else host
+    if _is_loopback(host):
+        return {"localhost", "127.0.0.1", "[::1]", own, *extra}
+    return {own, *extra} if extra else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from .app import create_app
 
     model = KeyedMixtures.load(args.model)
-    app = create_app(model)
+    app = create_app(model, allowed_hosts(args.host, args.allow_host))
     listener = listen(args.host, args.port)
     if not _is_loopback(args.host):
         # Not an error: sharing on a network is a choice, but it should never be a surprise.

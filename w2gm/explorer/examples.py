@@ -47,7 +47,7 @@ def separations(model: KeyedMixtures) -> tuple[Tensor, Tensor]:
     in_use = second >= MIN_SHARE * uses.sum(-1)
     if usage is not None:
         in_use &= second >= MIN_EVIDENCE
-    rows = torch.arange(len(model)).unsqueeze(1)
+    rows = torch.arange(len(model.vocab)).unsqueeze(1)
     means = model.input.means[rows, top.indices]  # [V, 2, D]
     variances = model.input.variances().mean(-1)[rows, top.indices]  # [V, 2]
     separation = (means[:, 0] - means[:, 1]).norm(dim=-1) / variances.sum(-1).sqrt()

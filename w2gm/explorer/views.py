@@ -17,7 +17,7 @@ import torch
 from .. import energy, measures
 from ..errors import W2GMError
 from ..keyed import KeyedMixtures
-from ..senses import context_windows
+from ..senses import context_windows, known_context
 from ..spelling import without_hint
 from .examples import worth_exploring
 from .projection import project
@@ -90,6 +90,9 @@ class SenseView:
     context_words: list[str]
     posterior: list[float]
     chosen: int
+    #: No known context word was found (the word itself does not count): the posterior is
+    #: the prior, the mixture weights.
+    prior_only: bool
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ class Explorer:
         model = self.model
         # The measures' own docstrings, so that a new measure is explained where it is defined.
         notes = {name: " ".join((score.__doc__ or "").split()) for name, score in measures.MEASURES.items()}
-        return ModelInfo(len(model), model.components_per_word, model.dim, model.covariance, *self.examples, notes)
+        return ModelInfo(len(model.vocab), model.components_per_word, model.dim, model.covariance, *self.examples,
+                         notes)
 
     # ---------------------------------------------------------------- names
     def word_id(self, word: str) -> int:
@@ -205,7 +209,7 @@ class Explorer:
         if component is not None:
             found = self._nearest(word_id, [component], k, include_inactive)[0]
         else:
-            ranked = self.model.most_similar(word, k, include_inactive)
+            ranked = self.model.most_similar(word, topn=k, measure="max_cosine", include_inactive=include_inactive)
             found = [Neighbour(other, other, None, score) for other, score in ranked]
         return NeighboursView(key, word, component, found)
 
@@ -238,8 +242,8 @@ class Explorer:
         self.word_id(word)  # a NotFound with suggestions for an unknown word
         ids = context_windows(self.model.vocab, word, [context], self.model.training_window)[0]
         posterior = self.model.disambiguate(word, context)
-        read = [self.model.vocab.words[i] for i in ids.tolist() if i >= 0]
-        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()))
+        read = known_context(self.model.vocab, ids)
+        return SenseView(word, read, posterior.tolist(), int(posterior.argmax()), not read)
 
     def _map(self, word_id: int, nearest: list[list[Neighbour]]) -> list[MapPoint]:
         """The word's components and their neighbours in the PCA plane of their means."""

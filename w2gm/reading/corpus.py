@@ -25,7 +25,7 @@ from ..progress import Progress
 from ..tokenize import TokenIds, token_splitter
 from ..vocab import Vocabulary
 from . import parallel
-from .files import STDIN, expand_paths
+from .files import STDIN, Source, expand_paths
 from .ids import write_ids, write_provisional_ids
 
 
@@ -89,9 +89,9 @@ def encode(
     return EncodedCorpus(vocab, np.load(ids_path, mmap_mode="r"), found.tokens, found.replaced)
 
 
-def _reading_bar(files: list[Path]) -> Progress:
+def _reading_bar(files: list[Source]) -> Progress:
     """Bytes read (of the files as stored, compressed or not) and words found so far."""
-    sizes = [0 if path == STDIN else path.stat().st_size for path in files]
+    sizes = [path.stat().st_size if isinstance(path, Path) else 0 for path in files]
     total = None if STDIN in files else sum(sizes)
     # leave=False: the training bar takes its place
     return Progress("reading", total, "B", binary=True, leave=False)

@@ -18,7 +18,7 @@ from ..errors import W2GMError
 from ..progress import Progress
 from ..tokenize import TokenIds
 from ..vocab import Vocabulary
-from .files import STDIN, display_name
+from .files import STDIN, Source, display_name
 from .tokens import iter_token_blocks, replaced_bytes
 
 #: Ids per step when counting and remapping the provisional id file.
@@ -38,7 +38,7 @@ class Provisional:
 
 
 def write_provisional_ids(
-    files: list[Path], provisional_path: Path, token_ids: TokenIds, encoding_errors: str, bar: Progress | None
+    files: list[Source], provisional_path: Path, token_ids: TokenIds, encoding_errors: str, bar: Progress | None
 ) -> Provisional:
     """Write the text as word ids in order of each word's first appearance (``token_ids``
     keeps the words)."""
@@ -64,16 +64,16 @@ def show_words(bar: Progress | None, words: int) -> None:
         bar.describe(f"{words:,} words")
 
 
-def no_words(path: Path, had_tokens: bool) -> W2GMError:
+def no_words(path: Source, had_tokens: bool) -> W2GMError:
     return W2GMError(f"{display_name(path)}: no words in this {_emptiness(path, had_tokens)}")
 
 
-def _emptiness(path: Path, had_tokens: bool) -> str:
+def _emptiness(path: Source, had_tokens: bool) -> str:
     """Why a file gave no words."""
-    what = "input" if path == STDIN else "file"
+    what = "input" if path is STDIN else "file"
     if had_tokens:
         return f"{what} (punctuation only)"
-    if path != STDIN and path.stat().st_size == 0:
+    if isinstance(path, Path) and path.stat().st_size == 0:
         return f"{what} (empty)"
     return f"{what} (whitespace only)"
 

@@ -34,7 +34,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -48,11 +47,12 @@ import numpy as np
 
 from ..errors import TextError, W2GMError
 from ..progress import Progress
+from ..stopping import signals_held
 from ..tokenize import TokenIds
 from ..vocab import Vocabulary
 from . import files as corpus_files
 from . import pieces
-from .files import STDIN, display_name
+from .files import STDIN, Source, display_name
 from .ids import Provisional, no_words, show_words, vocabulary
 from .pieces import Piece
 from .tokens import replaced_bytes, token_blocks
@@ -65,12 +65,13 @@ SPOOL = ".w2gm-pieces"
 PR_SET_PDEATHSIG = 1
 
 
-def worker_count(requested: int, files: list[Path]) -> int:
+def worker_count(requested: int, files: list[Source]) -> int:
     """How many processes read ``files``: ``requested``, 0 meaning one per CPU this process
     may use; one for plain files too small to cut, or where processes cannot be forked."""
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    if STDIN not in files and sum(path.stat().st_size for path in files) < pieces.MIN_PIECE_BYTES:
+    if STDIN not in files and sum(path.stat().st_size for path in files if isinstance(path, Path)) \
+            < pieces.MIN_PIECE_BYTES:
         return 1
     if requested > 0:
         return requested
@@ -154,8 +155,12 @@ def encode_piece(piece: Piece, ids_path: Path) -> Encoded:
             yield data
 
     blocks = counted(pieces.piece_blocks(piece, _settings.block_bytes))
-    for tokens in token_blocks(blocks, display_name(piece.path), _settings.encoding_errors, piece.start == 0):
-        chunks.append(_token_ids.encode(tokens))
+    try:
+        for tokens in token_blocks(blocks, display_name(piece.path), _settings.encoding_errors, piece.start == 0):
+            chunks.append(_token_ids.encode(tokens))
+    except W2GMError:
+        pieces.check_piece_file(piece)
+        raise
     # the words first met in this piece: the newest keys of the index (which keeps their order)
     _words.extend(reversed(list(itertools.islice(reversed(_token_ids.index), len(_token_ids.index) - len(_words)))))
     ids, words = _renumber(np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64), _words)
@@ -213,7 +218,10 @@ def _pool(workers: int, settings: _Settings | None, tasks: int) -> Iterator[Proc
 def _submit(pool: ProcessPoolExecutor | None, function: Callable, *args: object) -> Future:
     """``function(*args)`` in the pool, or here (None), as a future."""
     if pool is not None:
-        with _signals_held():  # the first task forks every worker
+        # the first task forks every worker: forking runs Python hooks (logging's among
+        # them) in which the exception a signal handler raises (w2gm.stopping's for SIGTERM)
+        # would be printed and dropped, and the run would go on
+        with signals_held():
             return pool.submit(function, *args)
     done: Future = Future()
     try:
@@ -239,33 +247,8 @@ def _in_order(
         while pending:
             yield pending.popleft()
 
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """SIGINT and SIGTERM held back, then raised again.  Forking runs Python hooks (logging's
-    among them) in which the exception a handler raises (w2gm.stopping's for SIGTERM) would
-    be printed and dropped, and the run would go on."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    numbers = (signal.SIGINT, signal.SIGTERM)
-    previous = {number: signal.getsignal(number) for number in numbers}
-    for number in numbers:
-        if previous[number] is not None:  # None: a handler not set from Python, left alone
-            signal.signal(number, lambda received, frame: held.append(received))
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            if handler is not None:
-                signal.signal(number, handler)
-        for number in held:
-            signal.raise_signal(number)
-
-
-
 def encode(
-    files: list[Path], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
+    files: list[Source], ids_path: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
     workers: int, min_count: int, max_vocab: int | None, piece_bytes: int | None = None,
     block_bytes: int | None = None,
 ) -> tuple[Vocabulary, Provisional]:
@@ -284,7 +267,7 @@ def encode(
 
 
 def _read_pieces(
-    files: list[Path], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
+    files: list[Source], spool: Path, split: Callable[[str], list[str]], encoding_errors: str, bar: Progress | None,
     workers: int, piece_bytes: int | None, block_bytes: int | None,
 ) -> tuple[Provisional, list[_Spooled]]:
     """The first pass: every piece's local ids in a file of ``spool``, the words numbered in

@@ -26,8 +26,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from ..errors import W2GMError
-from .files import STDIN, Advance, advancing, display_name, open_binary, read_blocks
+from ..errors import W2GMError, os_reason
+from .files import STDIN, Advance, Identity, Source, check_unchanged, display_name, open_source
 
 #: The smallest piece worth a task (the first piece of a file is at least a block, where
 #: the serial reader looks for binary data); plain files smaller than this in all are read
@@ -57,51 +57,78 @@ class Piece:
     (``stop`` None: to its end), or ``data`` handed over.  ``error``: the file could not be
     read this far, to be reported when the pieces before it have been."""
 
-    path: Path
+    path: Source
     file: int  # its place in the list of files (a file may be given twice)
     start: int
     stop: int | None = None
     data: bytes | None = None
     error: W2GMError | None = None
+    #: The file as this process opened it, which a worker reading ``start:stop`` by name must find.
+    identity: Identity | None = None
 
 
 def piece_blocks(piece: Piece, block_bytes: int) -> Iterator[bytes]:
-    """The piece's bytes a block at a time, then one empty block."""
+    """The piece's bytes a block at a time, then one empty block.  A piece read by name here
+    must find the file as it was first opened, before its first byte and after its last."""
     if piece.data is not None:
         yield from (piece.data[at : at + block_bytes] for at in range(0, len(piece.data), block_bytes))
         yield b""
         return
-    with open(piece.path, "rb") as handle:
+    with _open_piece(piece) as handle:
         handle.seek(piece.start)
         left = -1 if piece.stop is None else piece.stop - piece.start
         while True:
             data = handle.read(block_bytes if left < 0 else min(block_bytes, left))
             left -= len(data) if left >= 0 else 0
+            if not data:
+                check_unchanged(handle, piece.identity, display_name(piece.path))
             yield data
             if not data:
                 return
 
 
+def check_piece_file(piece: Piece) -> None:
+    """Refuse the piece's file if it is no longer as first opened (a fault found in a piece
+    read by name is then put down to the change)."""
+    if piece.data is None and piece.identity is not None:
+        with _open_piece(piece):
+            pass
+
+
+def _open_piece(piece: Piece) -> BinaryIO:
+    """The piece's file opened by name, checked to be the file first opened."""
+    assert isinstance(piece.path, Path)
+    name = display_name(piece.path)
+    try:
+        handle = open(piece.path, "rb")  # noqa: SIM115 - returned to the caller, which closes it
+    except OSError as error:
+        raise W2GMError(f"{name}: changed while it was being read (cannot open it again: {os_reason(error)})") \
+            from None
+    try:
+        check_unchanged(handle, piece.identity, name)
+    except W2GMError:
+        handle.close()
+        raise
+    return handle
+
+
 def file_pieces(
-    path: Path, file: int, piece_bytes: int, block_bytes: int, advance: Advance | None
+    path: Source, file: int, piece_bytes: int, block_bytes: int, advance: Advance | None
 ) -> Iterator[Piece]:
     """The pieces of one file, in order."""
     try:
-        handle, raw = open_binary(path)
+        source = open_source(path)
     except W2GMError as error:
         yield Piece(path, file, 0, error=error)
         return
-    if handle is raw and path != STDIN:
-        with handle:
-            starts = range_starts(handle, handle.seek(0, os.SEEK_END), piece_bytes, block_bytes)
+    if source.is_plain_file:
+        with source:
+            starts = range_starts(source.raw, source.raw.seek(0, os.SEEK_END), piece_bytes, block_bytes)
         for start, stop in zip(starts, [*starts[1:], None], strict=True):
-            yield Piece(path, file, start, stop)
+            yield Piece(path, file, start, stop, identity=source.identity)
         return
-    with handle:
-        blocks = read_blocks(handle, display_name(path))
-        if advance is not None:
-            blocks = advancing(blocks, advance, raw, path == STDIN)
-        yield from _stream_pieces(path, file, blocks, piece_bytes, block_bytes)
+    with source:
+        yield from _stream_pieces(path, file, source.blocks(advance), piece_bytes, block_bytes)
 
 
 def range_starts(handle: BinaryIO, size: int, piece_bytes: int, first_bytes: int = 0) -> list[int]:
@@ -120,7 +147,7 @@ def range_starts(handle: BinaryIO, size: int, piece_bytes: int, first_bytes: int
 
 
 def _stream_pieces(
-    path: Path, file: int, blocks: Iterator[bytes], piece_bytes: int, block_bytes: int
+    path: Source, file: int, blocks: Iterator[bytes], piece_bytes: int, block_bytes: int
 ) -> Iterator[Piece]:
     """Pieces of a stream's bytes, each cut just after its last whitespace (and at least a
     block long, so that the first block, where binary data is looked for, is the serial
@@ -158,9 +185,9 @@ def _after_last_space(buffer: bytearray, begin: int) -> int:
     return last[0].end() if last else 0
 
 
-def piece_size(files: list[Path], workers: int) -> int:
+def piece_size(files: list[Source], workers: int) -> int:
     """Bytes per piece: several pieces per worker when the input's size is known, within bounds."""
     if STDIN in files:
         return MAX_PIECE_BYTES
-    total = sum(path.stat().st_size for path in files)
+    total = sum(path.stat().st_size for path in files if isinstance(path, Path))
     return int(np.clip(total // (PIECES_PER_WORKER * workers), MIN_PIECE_BYTES, MAX_PIECE_BYTES))

@@ -11,10 +11,9 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 
 from ..errors import TextError, W2GMError
-from .files import STDIN, Advance, advancing, display_name, open_binary, read_blocks
+from .files import Advance, Source, open_source
 
 #: A run of this many characters with no whitespace is not text (a binary or base64 blob).
 MAX_TOKEN_CHARS = 100_000
@@ -75,17 +74,12 @@ def replaced_bytes() -> int:
 
 
 def iter_token_blocks(
-    path: Path, encoding_errors: str = "replace", advance: Advance | None = None
+    path: Source, encoding_errors: str = "replace", advance: Advance | None = None
 ) -> Iterator[list[str]]:
-    """Yield the whitespace tokens of ``path`` (``-``: standard input) in order, a block
-    at a time.  Errors name the file and the line (counted in the decompressed text)."""
-    name = display_name(path)
-    handle, raw = open_binary(path)
-    with handle:
-        blocks = read_blocks(handle, name)
-        if advance is not None:
-            blocks = advancing(blocks, advance, raw, path == STDIN)
-        yield from token_blocks(blocks, name, encoding_errors)
+    """Yield the whitespace tokens of ``path`` (or standard input) in order, a block at a
+    time.  Errors name the file and the line (counted in the decompressed text)."""
+    with open_source(path) as source:
+        yield from token_blocks(source.blocks(advance), source.name, encoding_errors)
 
 
 def token_blocks(

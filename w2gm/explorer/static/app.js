@@ -200,7 +200,7 @@ function showSense(sense, cards, result) {
       el("dd", {}, fixed(share, 3), bar(share, "posterior-bar")),
     );
   }
-  const read = sense.context_words.length ? sense.context_words.join(" ") : "no known word (the weights decide)";
+  const read = sense.prior_only ? "no known context word (the weights decide)" : sense.context_words.join(" ");
   result.replaceChildren("Chosen: ", el("strong", {}, `${sense.word}:${sense.chosen}`),
     ` (posterior ${fixed(sense.posterior[sense.chosen], 3)}) · context read: ${read}`);
   // On a narrow screen the cards stack under the form, and the chosen one may be far below.
