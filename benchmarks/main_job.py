@@ -56,9 +56,12 @@ PHASES = ("start-up", "reading", "tables and probe", "numba", "training spans", 
 # ------------------------------------------------------------------ workers (one per process)
 
 
-def w2gm_worker(argv: list[str], report: Path) -> None:
-    """``w2gm`` with ``argv`` as the command line runs it, timing imports and saving."""
+def w2gm_worker(argv: list[str], report: Path, tree: Path | None) -> None:
+    """``w2gm`` with ``argv`` as the command line runs it (from ``tree``, another checkout,
+    when given), timing imports and saving."""
     started = time.perf_counter()
+    if tree is not None:
+        sys.path.insert(0, str(tree))
     from w2gm import cli
     from w2gm.keyed import KeyedMixtures
 
@@ -121,8 +124,8 @@ def run(command: list[str], environment: dict[str, str]) -> tuple[float, float, 
 
 def phases(wall: float, worker: dict[str, float], training: dict[str, Any]) -> dict[str, float]:
     """Where a w2gm run's wall time went."""
-    fit = training["fit_seconds"]
     session = training["session_seconds"]
+    fit = training.get("fit_seconds", session + training["compile_seconds"])  # runs from before it was kept
     spans, probe = training["train_seconds"], training["probe_seconds"]
     numba = training["compile_seconds"]
     known = {
@@ -164,6 +167,7 @@ def main() -> None:
     parser.add_argument("--w2gm-option", nargs="*", default=[], metavar="NAME=VALUE",
                         help="extra w2gm train options for every w2gm run, e.g. negative_sharing=pair")
     parser.add_argument("--json", type=Path, help="write every run's figures here")
+    parser.add_argument("--w2gm-tree", type=Path, help="run w2gm from this checkout (e.g. an earlier commit's)")
     parser.add_argument("--worker", choices=["w2gm", "gensim"], help=argparse.SUPPRESS)
     parser.add_argument("--report", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--text", type=Path, help=argparse.SUPPRESS)
@@ -171,7 +175,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args, rest = parser.parse_known_args()
     if args.worker == "w2gm":
-        w2gm_worker(rest, args.report)
+        w2gm_worker(rest, args.report, args.w2gm_tree)
         return
     if args.worker == "gensim":
         gensim_worker(args.text, args.output, args.seed, args.threads)
@@ -188,7 +192,8 @@ def main() -> None:
         warm_cache = Path(tmp) / "numba-warm"
         for job in (j for j in jobs if j[2] == "warm"):  # fill the warm cache once, untimed
             environment = dict(os.environ, NUMBA_CACHE_DIR=str(warm_cache))
-            run(w2gm_command(job[1], Path(tmp) / "fill.w2gm", Path(tmp) / "fill.json", extra, 1), environment)
+            run(w2gm_command(job[1], Path(tmp) / "fill.w2gm", Path(tmp) / "fill.json", extra, 1, args.w2gm_tree),
+                environment)
         for round_ in range(args.runs):
             shift = round_ % len(jobs)
             for method, variant, cache in jobs[shift:] + jobs[:shift]:
@@ -201,7 +206,7 @@ def main() -> None:
                 else:
                     cold = Path(tmp) / f"numba-cold-{round_}-{variant}"
                     environment["NUMBA_CACHE_DIR"] = str(cold if cache == "cold" else warm_cache)
-                    command = w2gm_command(variant, output, output.with_suffix(".json"), extra, seed)
+                    command = w2gm_command(variant, output, output.with_suffix(".json"), extra, seed, args.w2gm_tree)
                 wall, cpu, load = run(command, environment)
                 figures: dict[str, Any] = {"method": method, "variant": variant, "cache": cache, "round": round_,
                                            "wall": wall, "cpu": cpu, "load": load}
@@ -220,10 +225,12 @@ def main() -> None:
     report(results, args)
 
 
-def w2gm_command(variant: str, output: Path, report_path: Path, extra: list[str], seed: int) -> list[str]:
+def w2gm_command(variant: str, output: Path, report_path: Path, extra: list[str], seed: int,
+                 tree: Path | None) -> list[str]:
     components = ["--components", "1"] if variant == "K=1" else []
-    return [sys.executable, __file__, "--worker", "w2gm", "--report", str(report_path), "train", "-o", str(output),
-            "-q", "--seed", str(seed), *components, *extra]
+    checkout = ["--w2gm-tree", str(tree)] if tree is not None else []
+    return [sys.executable, __file__, "--worker", "w2gm", "--report", str(report_path), *checkout, "train", "-o",
+            str(output), "-q", "--seed", str(seed), *components, *extra]
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
