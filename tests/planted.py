@@ -51,6 +51,20 @@ def topic_contexts(topic: str, count: int, rng: np.random.Generator) -> list[str
     return sentences
 
 
+def assert_components_follow_the_senses(model) -> None:
+    """Each component of the ambiguous word has one sense's topic among its nearest words,
+    and more than 90 % of that sense's fresh sentences take it."""
+    senses = []
+    for k in range(2):
+        topics = [n.split(":")[0].rstrip("0123456789") for n, _ in model.most_similar(f"{AMBIGUOUS}:{k}", topn=5)]
+        senses.append(max(set(topics), key=topics.count))
+    assert sorted(senses) == ["money", "river"], senses
+    rng = np.random.default_rng(7)
+    for k, sense in enumerate(senses):
+        chosen = model.disambiguate_many(AMBIGUOUS, topic_contexts(sense, 100, rng)).argmax(-1)
+        assert (chosen == k).mean() > 0.9, (sense, np.bincount(chosen, minlength=2))
+
+
 #: Training options under which the planted senses are recovered in seconds.  One thread:
 #: the same floating-point order, so the same model, on every machine.
 #: The paper's objective (3.3) with A.2's one negative: these tests check that the paper's

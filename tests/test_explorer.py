@@ -451,14 +451,22 @@ def chromium() -> Any:
     return webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
 
 
+def waiting(driver: Any) -> Any:
+    """A 15 s wait that tries again when the page re-renders an element between finding and
+    reading it (the stale element of a card list drawn twice)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, 15, ignored_exceptions=(StaleElementReferenceException,))
+
+
 def test_page_in_chromium(live_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     driver = chromium()
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        wait = WebDriverWait(driver, 15)
+        wait = waiting(driver)
         driver.get(live_url)
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, ".examples a"))
         box = driver.find_element(By.ID, "query")
@@ -514,11 +522,10 @@ def test_phone_width_in_chromium(live_url: str) -> None:
     and the card "Which sense?" chooses is scrolled into view."""
     driver = chromium()
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     try:
         driver.set_window_size(420, 700)
-        wait = WebDriverWait(driver, 15)
+        wait = waiting(driver)
         driver.get(live_url + "#/word/bank")
         wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".component-card")) == 2)
         assert driver.execute_script("return window.innerWidth") <= 420

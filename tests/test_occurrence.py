@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from planted import AMBIGUOUS, PLANTED, topic_contexts, write_two_sense_corpus
+from planted import AMBIGUOUS, PLANTED, assert_components_follow_the_senses, write_two_sense_corpus
 from test_hogwild import CENTRES, CONTEXTS, DIM, NEGATIVES, VOCAB, state, trainer
 
 import w2gm
@@ -136,15 +136,7 @@ def test_one_sense_per_occurrence_separates_the_planted_senses_and_keeps_one_for
         write_two_sense_corpus(corpus, sentences=6000)
     defaults = {**PLANTED, **{key: PRESETS["small"][key] for key in ("objective", "negatives", "split_at")}}
     model = w2gm.train(corpus, components=2, occurrence_sense="hard", **{**defaults, "seed": seed})
-    senses = []
-    for k in range(2):
-        topics = [n.split(":")[0].rstrip("0123456789") for n, _ in model.most_similar(f"{AMBIGUOUS}:{k}", topn=5)]
-        senses.append(max(set(topics), key=topics.count))
-    assert sorted(senses) == ["money", "river"], senses
-    rng = np.random.default_rng(7)
-    for k, sense in enumerate(senses):
-        chosen = model.disambiguate_many(AMBIGUOUS, topic_contexts(sense, 100, rng)).argmax(-1)
-        assert (chosen == k).mean() > 0.9, (sense, np.bincount(chosen, minlength=2))
+    assert_components_follow_the_senses(model)
     ambiguous = model.vocab.id(AMBIGUOUS)
     assert model.active()[ambiguous].all() and float(model.usage_shares()[ambiguous].min()) > 0.3
     others = torch.arange(len(model.vocab)) != ambiguous

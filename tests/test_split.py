@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from planted import AMBIGUOUS, PLANTED, topic_contexts, write_two_sense_corpus
+from planted import AMBIGUOUS, PLANTED, assert_components_follow_the_senses, write_two_sense_corpus
 
 import w2gm
 from w2gm.config import PRESETS, make_config
@@ -229,14 +229,6 @@ def test_the_defaults_separate_the_planted_senses_on_every_seed(tmp_path_factory
     if not corpus.exists():
         write_two_sense_corpus(corpus, sentences=6000)
     model = w2gm.train(corpus, components=2, **{**DEFAULTS, "seed": seed})
-    senses = []
-    for k in range(2):
-        topics = [n.split(":")[0].rstrip("0123456789") for n, _ in model.most_similar(f"{AMBIGUOUS}:{k}", topn=5)]
-        senses.append(max(set(topics), key=topics.count))
-    assert sorted(senses) == ["money", "river"], senses
-    rng = np.random.default_rng(7)
-    for k, sense in enumerate(senses):
-        chosen = model.disambiguate_many(AMBIGUOUS, topic_contexts(sense, 100, rng)).argmax(-1)
-        assert (chosen == k).mean() > 0.9, (sense, np.bincount(chosen, minlength=2))
+    assert_components_follow_the_senses(model)
     assert model.active()[model.vocab.id(AMBIGUOUS)].all()
     assert float(model.usage_shares()[model.vocab.id(AMBIGUOUS)].min()) > 0.2

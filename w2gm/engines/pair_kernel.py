@@ -340,6 +340,17 @@ def _adagrad(
 
 
 @njit(**_PAIR_LOOP, inline="always")
+def _fold_slot(scratch: Scratch, a: int, b: int, components: int, dim: int, columns: int) -> None:
+    """Slot b's gradient added to slot a's, where both slots are one row."""
+    for k in range(components):
+        for d in range(dim):
+            scratch.means_grad[a, k, d] += scratch.means_grad[b, k, d]
+        for c in range(columns):
+            scratch.log_variances_grad[a, k, c] += scratch.log_variances_grad[b, k, c]
+        scratch.logits_grad[a, k, 0] += scratch.logits_grad[b, k, 0]
+
+
+@njit(**_PAIR_LOOP, inline="always")
 def _adagrad_row(shape: Shape, table: Table, row: int, slot: int, scratch: Scratch, lr: float, eps: float,
                  share: float = np.float32(1.0)) -> None:
     """Adagrad on the three parameters of one row, from the gradients in scratch slot ``slot``."""
@@ -420,12 +431,7 @@ def _train_pair(
         for a in range(b):
             if owner[a] == a and pairs[p, a] == pairs[p, b] and (shared or a > 0):
                 owner[b] = a
-                for k in range(components):
-                    for d in range(dim):
-                        scratch.means_grad[a, k, d] += scratch.means_grad[b, k, d]
-                    for c in range(columns):
-                        scratch.log_variances_grad[a, k, c] += scratch.log_variances_grad[b, k, c]
-                    scratch.logits_grad[a, k, 0] += scratch.logits_grad[b, k, 0]
+                _fold_slot(scratch, a, b, components, dim, columns)
                 break
     if owner[0] == 0:
         _adagrad_row(shape, input_table, word, 0, scratch, lr, adagrad_eps)

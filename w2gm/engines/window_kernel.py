@@ -40,6 +40,7 @@ from .pair_kernel import (
     Table,
     _adagrad_row,
     _add_log_energy_gradient,
+    _fold_slot,
     _log_energy,
     _mixture,
     _prefetch_rows,
@@ -153,12 +154,7 @@ def _train_window(
             if owner[a] == a and rows[a] == rows[b] and (shared or a > 0):
                 owner[b] = a
                 uses[a] += uses[b]
-                for k in range(components):
-                    for d in range(dim):
-                        scratch.means_grad[a, k, d] += scratch.means_grad[b, k, d]
-                    for c in range(columns):
-                        scratch.log_variances_grad[a, k, c] += scratch.log_variances_grad[b, k, c]
-                    scratch.logits_grad[a, k, 0] += scratch.logits_grad[b, k, 0]
+                _fold_slot(scratch, a, b, components, dim, columns)
                 break
     for s in range(slots):
         if owner[s] == s:
