@@ -119,12 +119,12 @@ def test_pairs_through_their_occurrences_weights_match_the_reference_step(mode, 
 
 
 def test_train_span_under_one_sense_per_occurrence_counts_every_pairs_weights():
-    config = TrainConfig(components=2, dim=5, negatives=1, seed=3, window=3, subsample=0.0)
+    config = TrainConfig(components=2, dim=5, negatives=1, seed=3, window=2, subsample=0.0)
     vocab = Vocabulary([f"w{i}" for i in range(12)], np.arange(12, 0, -1) * 10)
     t = Trainer(vocab, config, DEVICE)
     updater = TritonUpdater.from_trainer(t)
     updater.occurrence_sense = "hard"
-    ids = torch.from_numpy(np.random.default_rng(0).integers(0, 12, 300)).to(DEVICE)
+    ids = torch.from_numpy(np.random.default_rng(0).integers(0, 12, 60)).to(DEVICE)
     loss, pairs = updater.train_span(ids, 0.05, 0.01, seed=5)
     assert 0 < loss < np.inf and pairs > 0
     # hard weights are one-hot: every trained pair adds exactly 1 to its word's sums
