@@ -126,7 +126,7 @@ def phases(wall: float, worker: dict[str, float], training: dict[str, Any]) -> d
     """Where a w2gm run's wall time went."""
     session = training["session_seconds"]
     fit = training.get("fit_seconds", session + training["compile_seconds"])  # runs from before it was kept
-    spans, probe = training["train_seconds"], training["probe_seconds"]
+    spans, probe = training["train_seconds"], training.get("probe_seconds", 0.0)  # no probe before issue 31
     numba = training["compile_seconds"]
     known = {
         "start-up": wall - worker["worker"] + worker["imports"],

@@ -48,6 +48,25 @@ def test_counting_pass_matches_the_one_token_reference(max_tokens, engine, covar
     np.testing.assert_array_equal(counts.numpy(), expected)
 
 
+
+@pytest.mark.parametrize("engine", ["torch", "numba"])
+def test_a_thinned_pass_scores_the_kept_tokens_as_the_whole_pass_does(engine):
+    """With keep probabilities, each engine scores exactly the tokens :func:`kept` names,
+    each with its whole window (so as the one-token reference does), and a word kept with
+    probability p has about p of its tokens scored (a binomial count, 5 sd)."""
+    model = random_model([f"w{i}" for i in range(12)], k=3, d=4, seed=2)
+    ids = np.random.default_rng(0).integers(0, 12, size=3000)
+    keep = np.linspace(0.1, 1.0, 12)
+    counts = usage_pass.count_winners(model.input, model.output, ids, 3, max_tokens=1000, chunk=50, block=128,
+                                      engine=engine, threads=3, keep=keep)
+    starts = usage_pass.sample_positions(len(ids), 1000, 128)
+    sampled = np.array([t for s in starts for t in range(s, min(len(ids), s + 128))])
+    scored = sampled[usage_pass.kept(sampled.astype(np.float64), keep[ids[sampled]])]
+    np.testing.assert_array_equal(counts.numpy(), reference_counts(model, ids, 3, scored))
+    occurrences = np.bincount(ids[sampled], minlength=12)
+    expected = keep * occurrences
+    assert np.all(np.abs(counts.sum(-1).numpy() - expected) <= 5 * np.sqrt(expected * (1 - keep)) + 1)
+
 def test_shares_sum_to_one_and_unseen_words_are_unknown():
     model = random_model([f"w{i}" for i in range(8)], k=2, d=3, seed=5)
     ids = np.random.default_rng(1).integers(0, 6, size=600)  # w6, w7 never occur

@@ -220,7 +220,8 @@ def _train(corpus: CorpusArg, output: str | os.PathLike | None, progress: bool, 
         started = time.perf_counter()
         model.usage = Usage.from_counts(usage_pass.count_winners(
             trainer.tables["input"], trainer.tables.get("output", trainer.tables["input"]),
-            encoded.ids, config.window, device, threads=config.threads))
+            encoded.ids, config.window, device, threads=config.threads,
+            keep=encoded.vocab.keep_probabilities(config.subsample)))
         model.training["usage_seconds"] = time.perf_counter() - started
         if claim is not None:
             _save_or_keep(model, claim, trainer, checkpointing, position)

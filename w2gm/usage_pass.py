@@ -7,9 +7,13 @@ components has the highest posterior.  On a GPU the pass runs that function on c
 tokens; on a CPU a compiled loop (:func:`_winners`) computes the same posterior token by
 token, without the ``[tokens, window, K, K, D]`` gathers that made the torch pass cost
 three quarters of a one-epoch training on Gutenberg.  The counts make the
-:class:`~w2gm.usage.Usage` record, which says which components are inactive.  The text is
-read as it is (no subsampling, the whole window): the same context ``model.disambiguate``
-would be given.
+:class:`~w2gm.usage.Usage` record, which says which components are inactive.  Each token's
+context is the whole window as the text has it (no subsampling): the context
+``model.disambiguate`` would be given.  The tokens scored may be thinned as training thins
+them (``keep``, a word's subsampling keep probability): a frequent word's shares are then
+estimated from fewer of its thousands of occurrences, unbiased (which occurrences are kept
+depends on the position alone, not on the context), and a word rarer than the threshold keeps
+every occurrence.  At the paper's threshold this scores about a third of the text8 prefix's tokens.
 """
 
 from __future__ import annotations
@@ -34,6 +38,15 @@ from .usage import Usage
 TOKEN_CHUNK = 1 << 14
 #: Contiguous tokens per block when the pass samples a long text.
 SAMPLE_BLOCK = 1 << 16
+#: Token t is scored when frac(t x this) < its word's keep probability: positions spread
+#: evenly over [0, 1) (the golden-ratio sequence), the same on every engine and run.
+GOLDEN = 0.6180339887498949
+
+
+def kept(positions: np.ndarray | Tensor, probabilities: np.ndarray | Tensor) -> np.ndarray | Tensor:
+    """Which tokens at ``positions`` (text offsets) the pass scores, their words' keep
+    probabilities given."""
+    return (positions * GOLDEN) % 1.0 < probabilities
 
 
 def default_max_tokens(device: torch.device) -> int:
@@ -62,22 +75,26 @@ def count_winners(
     block: int = SAMPLE_BLOCK,
     engine: Literal["auto", "torch", "numba"] = "auto",
     threads: int = 0,
+    keep: np.ndarray | None = None,
 ) -> Tensor:
     """``[V, K]`` int64: for each word, how many of its tokens in ``ids`` (word ids in text
     order) each component wins given the ``window`` tokens each side.  Runs on ``device``
     (default: the tables'); the tables are used as they are, every component included.
     ``engine`` "auto" takes the compiled loop on a CPU (``threads`` of them, 0: every core)
-    and chunks of :func:`~w2gm.senses.context_posteriors` on a GPU."""
+    and chunks of :func:`~w2gm.senses.context_posteriors` on a GPU.  ``keep`` ``[V]``: each
+    word's probability that one of its tokens is scored (:func:`kept`); None scores all."""
     device = torch.device(device) if device is not None else words.means.device
+    keep = np.ones(words.means.shape[0]) if keep is None else np.asarray(keep, dtype=np.float64)
     max_tokens = max_tokens if max_tokens is not None else default_max_tokens(device)
     starts = sample_positions(len(ids), max_tokens, block)
     if engine == "numba" or (engine == "auto" and device.type == "cpu"):
         text = ids.cpu().numpy() if isinstance(ids, Tensor) else np.asarray(ids)
-        return _count_compiled(words, contexts, text, window, starts, block, threads)
+        return _count_compiled(words, contexts, text, window, starts, block, threads, keep)
     words, contexts = words.to(device), contexts.to(device)
     vocab_size, k = words.means.shape[:2]
     counts = torch.zeros(vocab_size * k, dtype=torch.int64, device=device)
     offsets = torch.cat([torch.arange(-window, 0), torch.arange(1, window + 1)]).to(device)
+    keep_on_device = torch.from_numpy(keep).to(device)
     length = len(ids)
     for block_start in starts.tolist():
         block_stop = min(length, block_start + block)
@@ -90,6 +107,10 @@ def count_winners(
             around = positions.unsqueeze(1) + offsets  # [n, 2 window]
             inside = (around >= 0) & (around < len(text))
             context_ids = torch.where(inside, text[around.clamp(0, len(text) - 1)], -1)
+            scored = kept((positions + lo).double(), keep_on_device[text[positions]])
+            positions, context_ids = positions[scored], context_ids[scored]
+            if len(positions) == 0:
+                continue
             centre = text[positions]
             winner = context_posteriors(words, contexts, centre, context_ids).argmax(-1)
             counts.index_add_(0, centre * k + winner, torch.ones_like(centre))
@@ -98,7 +119,7 @@ def count_winners(
 
 def _count_compiled(
     words: MixtureTable, contexts: MixtureTable, text: np.ndarray, window: int, starts: np.ndarray, block: int,
-    threads: int,
+    threads: int, keep: np.ndarray,
 ) -> Tensor:
     """:func:`count_winners` on the CPU: the blocks at ``starts`` cut into pieces that
     ``threads`` threads score with :func:`_winners`, then one bincount."""
@@ -114,13 +135,14 @@ def _count_compiled(
     winners = [np.empty(stop - lo, dtype=np.int64) for lo, stop in pieces]
 
     def score(n: int) -> None:
-        _winners(text, *pieces[n], window, *word_table, *context_table, winners[n])
+        _winners(text, *pieces[n], window, *word_table, *context_table, keep, winners[n])
 
     with ThreadPoolExecutor(threads if threads > 0 else os.cpu_count() or 1) as pool:
         list(pool.map(score, range(len(pieces))))
     centres = np.concatenate([text[lo:stop] for lo, stop in pieces]).astype(np.int64) if pieces else np.empty(0, int)
     chosen = np.concatenate(winners) if winners else np.empty(0, int)
-    counts = np.bincount(centres * k + chosen, minlength=vocab_size * k)
+    scored = chosen >= 0
+    counts = np.bincount(centres[scored] * k + chosen[scored], minlength=vocab_size * k)
     return torch.from_numpy(counts.reshape(vocab_size, k))
 
 
@@ -129,7 +151,7 @@ def _winners(
     text: np.ndarray, start: int, stop: int, window: int,
     means: np.ndarray, variances: np.ndarray, weights: np.ndarray,
     context_means: np.ndarray, context_variances: np.ndarray, context_weights: np.ndarray,
-    out: np.ndarray,
+    keep: np.ndarray, out: np.ndarray,
 ) -> None:
     """For each token t in ``text[start:stop]``, the component of its word with the highest
     posterior given the ``window`` words each side (:mod:`w2gm.senses`): r_i(c) = p_i E_i /
@@ -139,7 +161,8 @@ def _winners(
     transcendentals per context word instead of the fifteen of nested logsumexps, which
     dominate the time.  The squared distances are summed over contiguous rows in any order
     (fastmath's reassociation), which lets LLVM vectorise them: the pass took half the time
-    (1.82 s -> 0.91 s on 300k tokens of the bundled sample, one thread), every winner the same."""
+    (1.82 s -> 0.91 s on 300k tokens of the bundled sample, one thread), every winner the same.
+    A token that :func:`kept` leaves out gets -1."""
     k, dim = means.shape[1], means.shape[2]
     k_c, columns = context_means.shape[1], variances.shape[2]
     per_column = dim // columns
@@ -148,6 +171,9 @@ def _winners(
     partial = np.empty((k, k_c))
     for t in range(start, stop):
         word = text[t]
+        if (t * GOLDEN) % 1.0 >= keep[word]:
+            out[t - start] = -1
+            continue
         votes[:] = 0.0
         known = 0
         for u in range(max(0, t - window), min(len(text), t + window + 1)):
