@@ -36,9 +36,8 @@ CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "co
 def decompression_seconds(path: Path) -> float:
     """Seconds to read the file's (decompressed) bytes, nothing more."""
     start = time.perf_counter()
-    handle, _ = files.open_binary(path)
-    with handle:
-        for _ in files.read_blocks(handle, str(path)):
+    with files.open_source(path) as opened:
+        for _ in files.read_blocks(opened.text, str(path)):
             pass
     return time.perf_counter() - start
 
@@ -46,9 +45,8 @@ def decompression_seconds(path: Path) -> float:
 def measure(path: Path, workers: list[int], runs: int, scratch: Path) -> None:
     compressed = False
     if path.is_file():
-        handle, raw = files.open_binary(path)
-        compressed = handle is not raw
-        handle.close()
+        with files.open_source(path) as opened:
+            compressed = opened.text is not opened.raw
     rates: dict[int, list[float]] = {count: [] for count in workers}
     reference = None
     tokens = 0
@@ -97,14 +95,14 @@ def main() -> None:
         scratch = Path(tmp)
         measure(args.corpus, workers, args.runs, scratch)
         if args.corpus.is_file() and not args.no_plain_copy:
-            handle, raw = files.open_binary(args.corpus)
-            with handle:
-                if handle is not raw:  # compressed: measure a plain copy too
+            with files.open_source(args.corpus) as opened:
+                compressed = opened.text is not opened.raw
+                if compressed:  # measure a plain copy too
                     plain = scratch / "plain.txt"
                     with open(plain, "wb") as out:
-                        for data in files.read_blocks(handle, str(args.corpus)):
+                        for data in files.read_blocks(opened.text, str(args.corpus)):
                             out.write(data)
-            if handle is not raw:
+            if compressed:
                 print()
                 measure(plain, workers, args.runs, scratch)
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")

@@ -64,7 +64,7 @@ from w2gm.evaluate.wsi import evaluate_wsi, read_semeval2010  # noqa: E402
 from w2gm.keyed import KeyedMixtures  # noqa: E402
 from w2gm.mixture import MixtureTable  # noqa: E402
 from w2gm.reading import corpus as corpus_module  # noqa: E402
-from w2gm.reading.files import open_binary  # noqa: E402
+from w2gm.reading.files import open_source  # noqa: E402
 from w2gm.split import retie  # noqa: E402
 from w2gm.trainer import Trainer  # noqa: E402
 from w2gm.usage import Usage  # noqa: E402
@@ -255,8 +255,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def normalised_copy(path: Path, directory: Path) -> Path:
     """The text lowercased, a-z words only, one line per input line."""
     target = directory / "normalised.txt"
-    handle, _ = open_binary(path)  # gzip, bzip2 and xz recognised by content
-    with io.TextIOWrapper(handle, encoding="utf-8", errors="replace") as source, open(target, "w") as out:
+    with open_source(path) as opened, open(target, "w") as out:  # gzip, bzip2 and xz recognised by content
+        source = io.TextIOWrapper(opened.text, encoding="utf-8", errors="replace")
         for line in source:
             words = WORD.findall(line.lower())
             if words:
