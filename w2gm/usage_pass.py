@@ -13,7 +13,7 @@ context is the whole window as the text has it (no subsampling): the context
 them (``keep``, a word's subsampling keep probability): a frequent word's shares are then
 estimated from fewer of its thousands of occurrences, unbiased (which occurrences are kept
 depends on the position alone, not on the context), and a word rarer than the threshold keeps
-every occurrence.  At the paper's threshold this scores about a third of the text8 prefix's tokens.
+every occurrence.  On the bundled sample (threshold 1e-4) it scores 438k of the 938k tokens.
 """
 
 from __future__ import annotations
@@ -104,13 +104,12 @@ def count_winners(
         text = text.to(device, torch.long)
         for start in range(block_start - lo, block_stop - lo, chunk):
             positions = torch.arange(start, min(start + chunk, block_stop - lo), device=device)
+            positions = positions[kept((positions + lo).double(), keep_on_device[text[positions]])]
+            if len(positions) == 0:
+                continue
             around = positions.unsqueeze(1) + offsets  # [n, 2 window]
             inside = (around >= 0) & (around < len(text))
             context_ids = torch.where(inside, text[around.clamp(0, len(text) - 1)], -1)
-            scored = kept((positions + lo).double(), keep_on_device[text[positions]])
-            positions, context_ids = positions[scored], context_ids[scored]
-            if len(positions) == 0:
-                continue
             centre = text[positions]
             winner = context_posteriors(words, contexts, centre, context_ids).argmax(-1)
             counts.index_add_(0, centre * k + winner, torch.ones_like(centre))
